@@ -1,0 +1,1 @@
+export { runStorageAdapterTests, type StorageAdapterHarness } from './storage-conformance.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DocKeySchema, PeerIdSchema, TxIdSchema } from './ids.js';
 
 /** Automerge change bytes. */
-export const BytesSchema = z.instanceof(Uint8Array);
+export const BytesSchema: z.ZodType<Uint8Array> = z.instanceof(Uint8Array);
 
 /** One document's share of a transaction: the Automerge changes it made to that document. */
 export const ChangesetPartSchema = z.object({

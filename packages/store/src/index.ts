@@ -1,3 +1,25 @@
+export { Store, openStore, type ApplyOptions, type ApplyResult, type CommitEvent, type HeldChangeset, type StoreOptions, type Unsubscribe } from './store.js';
+export type { Transaction, TransactionInfo, TransactionOptions, DocInput, Draft } from './transaction/transaction.js';
+export type { WriterLock } from './transaction/lock.js';
+export { tracksAsyncContext } from './transaction/context.js';
+export { Counter, type Doc } from './document/json.js';
+export type { ObserveCallback } from './query/live.js';
+export type { LogEntry, LogPart } from './state/records.js';
+export { consoleLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
+export {
+  DocumentExistsError,
+  DocumentNotFoundError,
+  InvalidChangesetError,
+  InvalidDocumentError,
+  NestedTransactionActiveError,
+  ReadOnlyTransactionError,
+  StoreClosedError,
+  StoreError,
+  TransactionClosedError,
+  TransactionDeadlockError,
+  TransactionError,
+  UnawaitedOperationError,
+} from './errors.js';
 export {
   StorageError,
   checkStorageBatch,
@@ -10,3 +32,21 @@ export {
   type StorageKey,
 } from './storage/adapter.js';
 export { MemoryStorageAdapter } from './storage/memory.js';
+export {
+  AtollError,
+  ValidationError,
+  docKey,
+  parseDocKey,
+  type Changeset,
+  type ChangesetPart,
+  type Condition,
+  type DocKey,
+  type Filter,
+  type JsonObject,
+  type JsonValue,
+  type Operators,
+  type OrderBy,
+  type PeerId,
+  type Query,
+  type TxId,
+} from '@atoll/protocol';

@@ -1,0 +1,268 @@
+import * as A from '@automerge/automerge';
+import { assert, jsonEqual, type JsonObject, type JsonValue } from '@atoll/protocol';
+import { isPlainObject, type FieldPath } from './json.js';
+
+/**
+ * The store drives Automerge through its low-level handle: transactions already hold the new
+ * JSON value, so the store only needs Automerge to record the difference as a change, merge
+ * remote changes, and give the merged value back. Skipping Automerge's materialized JS
+ * document keeps a commit cheap.
+ */
+type Handle = ReturnType<typeof A.getBackend>;
+type ObjId = string;
+type Prop = string | number;
+
+const ROOT = '_root';
+/** The tombstone flag in the document root: set by a delete, removed by a revive. */
+const DELETED = '_deleted';
+
+/** What a committed local change produced. */
+export interface LocalChange {
+  readonly change: Uint8Array;
+  readonly hash: string;
+}
+
+/** One document's Automerge state, owned by a store. */
+export class AutomergeDoc {
+  readonly #h: Handle;
+
+  private constructor(handle: Handle) {
+    this.#h = handle;
+  }
+
+  /** A new, empty document that writes as `actor`. */
+  static create(actor: string): AutomergeDoc {
+    return new AutomergeDoc(A.getBackend(A.init<unknown>({ actor })));
+  }
+
+  /** A document loaded from stored chunks (a full save and/or change bytes, in order). */
+  static load(chunks: readonly Uint8Array[], actor: string): AutomergeDoc {
+    const doc = AutomergeDoc.create(actor);
+    for (const chunk of chunks) doc.#h.loadIncremental(chunk);
+    return doc;
+  }
+
+  heads(): string[] {
+    return this.#h.getHeads();
+  }
+
+  /** Whether the document already holds the change with this hash. */
+  hasChange(hash: string): boolean {
+    return this.#h.getChangeMetaByHash(hash) !== null;
+  }
+
+  /** The bytes of a change this document holds, or `null`. */
+  getChange(hash: string): Uint8Array | null {
+    return this.#h.getChangeByHash(hash);
+  }
+
+  /** The whole document in one chunk (for compaction). */
+  save(): Uint8Array {
+    return this.#h.save();
+  }
+
+  /** Hashes among `deps` that this document does not hold yet. */
+  missing(deps: readonly string[]): string[] {
+    return deps.filter((d) => !this.hasChange(d));
+  }
+
+  /** Merges remote changes whose dependencies are all present. */
+  applyChanges(changes: Uint8Array[]): void {
+    this.#h.applyChanges(changes);
+  }
+
+  /** Whether the document is a tombstone. */
+  isDeleted(): boolean {
+    return this.#h.get(ROOT, DELETED) === true;
+  }
+
+  /** The current value as plain JSON, or `undefined` for a tombstone. */
+  toJson(): JsonObject | undefined {
+    if (this.isDeleted()) return undefined;
+    return this.#rootJson();
+  }
+
+  /**
+   * Records the move from `previous` (the value the store holds now, `undefined` when the
+   * document is new or deleted) to `next` (`undefined` to delete) as one change.
+   * Returns `undefined` when nothing changed.
+   */
+  commitJson(previous: JsonObject | undefined, next: JsonObject | undefined, counters: readonly FieldPath[], time: number): LocalChange | undefined {
+    const h = this.#h;
+    // Everything is read before the first write: Automerge commits pending operations as a
+    // change of their own when asked for heads or a materialized value, and such a change
+    // would never be shipped.
+    const deleted = this.isDeleted();
+    const hadHistory = h.getHeads().length > 0;
+    const rootKeys = h.keys(ROOT);
+    const base = next !== undefined && previous === undefined ? this.#rootJson() : previous;
+    try {
+      if (next === undefined) {
+        if (deleted || (previous === undefined && rootKeys.length === 0)) return undefined;
+        // A tombstone: field edits concurrent with it still merge into the root, but the
+        // flag keeps the document deleted (delete wins).
+        for (const key of rootKeys) if (key !== DELETED) h.delete(ROOT, key);
+        h.put(ROOT, DELETED, true, 'boolean');
+      } else {
+        if (deleted) h.delete(ROOT, DELETED);
+        const counterSet = new Set(counters.map((p) => p.join('\u0000')));
+        patchMap(h, ROOT, base ?? {}, next, [], counterSet);
+      }
+      let hash: string | null;
+      const seconds = Math.floor(time / 1000);
+      if (h.pendingOps() > 0) hash = h.commit(null, seconds);
+      // Creating a document with no fields still has to be a change, or it would not exist
+      // anywhere else: an empty change gives it history.
+      else if (previous === undefined && next !== undefined && !hadHistory) hash = h.emptyChange(null, seconds);
+      else return undefined;
+      const change = h.getLastLocalChange();
+      if (hash === null || change === null) return undefined;
+      const heads = h.getHeads();
+      assert(heads.length === 1 && heads[0] === hash, () => `a local change must be the only head of its document, got ${heads.join(',')} for ${hash}`);
+      return { change, hash };
+    } catch (err) {
+      h.rollback();
+      throw err;
+    }
+  }
+
+  /** The root as JSON without the tombstone flag (what a revive diffs against). */
+  #rootJson(): JsonObject {
+    const root = toPlainJson(this.#h.materialize(ROOT)) as Record<string, JsonValue>;
+    delete root[DELETED];
+    return root;
+  }
+
+  /** Releases the WebAssembly memory. The document must not be used afterwards. */
+  free(): void {
+    this.#h.free();
+  }
+}
+
+/** Decodes a change's hash and dependencies; throws on bytes that are not an Automerge change. */
+export function decodeChangeMeta(change: Uint8Array): { hash: string; deps: string[] } {
+  const decoded = A.decodeChange(change);
+  return { hash: decoded.hash, deps: decoded.deps };
+}
+
+function patchMap(h: Handle, obj: ObjId, prev: JsonObject, next: JsonObject, path: Prop[], counters: Set<string>): void {
+  for (const key of Object.keys(prev)) if (!Object.prototype.hasOwnProperty.call(next, key)) h.delete(obj, key);
+  for (const key of Object.keys(next)) {
+    const nv = next[key] as JsonValue;
+    const had = Object.prototype.hasOwnProperty.call(prev, key);
+    const pv = had ? (prev[key] as JsonValue) : undefined;
+    patchProp(h, obj, key, pv, nv, had, [...path, key], counters);
+  }
+}
+
+function patchProp(h: Handle, obj: ObjId, prop: Prop, pv: JsonValue | undefined, nv: JsonValue, had: boolean, path: Prop[], counters: Set<string>): void {
+  const isNewCounter = typeof nv === 'number' && counters.size > 0 && counters.has(path.join('\u0000'));
+  if (had && !isNewCounter && jsonEqual(pv, nv)) return;
+  const existing = had ? h.getWithType(obj, prop) : null;
+  if (isNewCounter) {
+    h.put(obj, prop, nv, 'counter');
+  } else if (typeof nv === 'number' && existing?.[0] === 'counter' && typeof pv === 'number') {
+    // A counter field moved from pv to nv: record the difference as an increment, so that
+    // concurrent increments on other peers add up.
+    h.increment(obj, prop, nv - pv);
+  } else if (isPlainObject(nv) && isPlainObject(pv) && existing?.[0] === 'map') {
+    patchMap(h, existing[1], pv, nv, path, counters);
+  } else if (Array.isArray(nv) && Array.isArray(pv) && existing?.[0] === 'list') {
+    patchList(h, existing[1], pv as readonly JsonValue[], nv as readonly JsonValue[], path, counters);
+  } else if (nv !== null && typeof nv === 'object') {
+    const child = h.putObject(obj, prop, Array.isArray(nv) ? [] : {});
+    fill(h, child, nv, path, counters);
+  } else {
+    putScalar(h, obj, prop, nv);
+  }
+}
+
+/**
+ * Lists change by their common prefix and suffix: elements in between are patched in place
+ * where both sides have one, then the rest is inserted or deleted. Concurrent inserts
+ * elsewhere in the list survive.
+ */
+function patchList(h: Handle, list: ObjId, prev: readonly JsonValue[], next: readonly JsonValue[], path: Prop[], counters: Set<string>): void {
+  const min = Math.min(prev.length, next.length);
+  let start = 0;
+  while (start < min && jsonEqual(prev[start], next[start]) && !hasCounterUnder(counters, [...path, start])) start++;
+  let end = 0;
+  while (end < min - start && jsonEqual(prev[prev.length - 1 - end], next[next.length - 1 - end]) && !hasCounterUnder(counters, [...path, next.length - 1 - end])) end++;
+  const prevMid = prev.length - start - end;
+  const nextMid = next.length - start - end;
+  const common = Math.min(prevMid, nextMid);
+  for (let i = 0; i < common; i++) {
+    const at = start + i;
+    patchProp(h, list, at, prev[at], next[at] as JsonValue, true, [...path, at], counters);
+  }
+  if (prevMid > nextMid) {
+    h.splice(list, start + common, prevMid - nextMid, []);
+  } else {
+    for (let i = common; i < nextMid; i++) {
+      const at = start + i;
+      insertValue(h, list, at, next[at] as JsonValue, [...path, at], counters);
+    }
+  }
+}
+
+function hasCounterUnder(counters: Set<string>, path: Prop[]): boolean {
+  if (counters.size === 0) return false;
+  const prefix = path.join('\u0000');
+  for (const c of counters) if (c === prefix || c.startsWith(`${prefix}\u0000`)) return true;
+  return false;
+}
+
+function fill(h: Handle, obj: ObjId, value: JsonObject | readonly JsonValue[], path: Prop[], counters: Set<string>): void {
+  if (Array.isArray(value)) {
+    value.forEach((v: JsonValue, i) => insertValue(h, obj, i, v, [...path, i], counters));
+  } else {
+    for (const key of Object.keys(value)) {
+      const v = (value as JsonObject)[key] as JsonValue;
+      const p = [...path, key];
+      if (typeof v === 'number' && counters.size > 0 && counters.has(p.join('\u0000'))) h.put(obj, key, v, 'counter');
+      else if (v !== null && typeof v === 'object') fill(h, h.putObject(obj, key, Array.isArray(v) ? [] : {}), v, p, counters);
+      else putScalar(h, obj, key, v);
+    }
+  }
+}
+
+function insertValue(h: Handle, list: ObjId, index: number, v: JsonValue, path: Prop[], counters: Set<string>): void {
+  if (typeof v === 'number' && counters.size > 0 && counters.has(path.join('\u0000'))) h.insert(list, index, v, 'counter');
+  else if (v !== null && typeof v === 'object') fill(h, h.insertObject(list, index, Array.isArray(v) ? [] : {}), v, path, counters);
+  else {
+    const [value, type] = scalar(v);
+    h.insert(list, index, value, type);
+  }
+}
+
+function putScalar(h: Handle, obj: ObjId, prop: Prop, v: JsonValue): void {
+  const [value, type] = scalar(v);
+  h.put(obj, prop, value, type);
+}
+
+// Strings are stored as scalars, so concurrent writes to one string field resolve to one of
+// the writes (last writer wins by Automerge's rules) instead of interleaving characters.
+function scalar(v: JsonValue): [string | number | boolean | null, 'str' | 'int' | 'f64' | 'boolean' | 'null'] {
+  if (v === null) return [null, 'null'];
+  if (typeof v === 'string') return [v, 'str'];
+  if (typeof v === 'boolean') return [v, 'boolean'];
+  if (typeof v === 'number') return [v, Number.isSafeInteger(v) ? 'int' : 'f64'];
+  throw new TypeError('not a scalar');
+}
+
+/** Materialized Automerge values → plain JSON (counters and immutable strings unwrapped). */
+function toPlainJson(v: unknown): JsonValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v;
+  if (v instanceof A.Counter) return v.value;
+  if (A.isImmutableString(v)) return v.toString();
+  if (v instanceof Date) return v.toISOString();
+  if (v instanceof Uint8Array) return Array.from(v);
+  if (Array.isArray(v)) return v.map(toPlainJson);
+  if (typeof v === 'object') {
+    const out: Record<string, JsonValue> = {};
+    for (const k of Object.keys(v)) out[k] = toPlainJson((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return null;
+}

@@ -1,0 +1,869 @@
+import {
+  ChangesetSchema,
+  PeerIdSchema,
+  ValidationError,
+  docKey,
+  parseDocKey,
+  randomPeerId,
+  txId,
+  type Changeset,
+  type ChangesetPart,
+  type DocKey,
+  type JsonObject,
+  type PeerId,
+  type Query,
+  type TxId,
+} from '@atoll/protocol';
+import { AutomergeDoc, decodeChangeMeta } from './document/automerge.js';
+import { makeDoc, valueOf, type Doc } from './document/json.js';
+import { InvalidChangesetError, StoreClosedError, StoreError, TransactionDeadlockError } from './errors.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { LiveQuery, type ObserveCallback } from './query/live.js';
+import { prepareQuery, runQuery } from './query/run.js';
+import { CommittedState, type DocState } from './state/committed.js';
+import { decode, encode, keys, type DocRecord, type LogEntry, type LogPart } from './state/records.js';
+import { MemoryStorageAdapter } from './storage/memory.js';
+import type { StorageAdapter, StorageEntry, StorageKey } from './storage/adapter.js';
+import { currentTransaction, runInTransaction, type TxContext } from './transaction/context.js';
+import { WriterQueue, type WriterLock } from './transaction/lock.js';
+import type { Pending } from './transaction/scope.js';
+import { traceLongTransaction } from './transaction/tracing.js';
+import { TxImpl, runBlock, type DocInput, type Draft, type Transaction, type TransactionOptions } from './transaction/transaction.js';
+
+/** Options of {@link Store.open}. */
+export interface StoreOptions {
+  /** Where the store persists. Default: a new {@link MemoryStorageAdapter}. */
+  readonly storage?: StorageAdapter;
+  /** The peer id to use when the storage has none yet (default: random). */
+  readonly peerId?: string;
+  /** Where diagnostics go. Default: the console. */
+  readonly logger?: Logger;
+  /** A transaction still running after this long is logged with its hint. Default 10 000 ms. */
+  readonly transactionDurationBeforeLoggingMs?: number;
+  /** …and again at this interval, one level louder each time. Default 5 000 ms. */
+  readonly transactionTraceIntervalMs?: number;
+  /** A writer waiting this long for the write lock is reported, naming the holder. Default 10 000 ms. */
+  readonly lockWatchdogMs?: number;
+  /**
+   * A lock shared with other store instances on the same storage (the tabs of a browser
+   * profile). With one, every writer first takes it and catches up with what the others
+   * committed to storage.
+   */
+  readonly writerLock?: WriterLock;
+  /** How many documents keep their Automerge state in memory. Default 1 000. */
+  readonly automergeCacheSize?: number;
+}
+
+/** Announced after every commit: local, applied from a peer, or found in shared storage. */
+export interface CommitEvent {
+  /** The log position of the commit. */
+  readonly position: number;
+  readonly entry: LogEntry;
+  /** The changeset with its bytes when the store has them at hand (local and remote commits). */
+  readonly changeset: Changeset | undefined;
+  readonly source: 'local' | 'remote' | 'storage';
+  /** Keys of the documents the commit changed. */
+  readonly keys: readonly DocKey[];
+}
+
+/** The outcome of {@link Store.applyChangeset}. */
+export interface ApplyResult {
+  /**
+   * `applied`: every part is now held; `partial`: some parts wait for Automerge dependencies;
+   * `held`: all new parts wait; `duplicate`: nothing was new.
+   */
+  readonly status: 'applied' | 'partial' | 'held' | 'duplicate';
+  /** The log position of the local commit, when something was applied. */
+  readonly position: number | undefined;
+  readonly applied: readonly DocKey[];
+  /** Parts waiting for changes they depend on. */
+  readonly held: readonly DocKey[];
+  /** Parts the store already had. */
+  readonly skipped: readonly DocKey[];
+}
+
+/** Options of {@link Store.applyChangeset}. */
+export interface ApplyOptions {
+  /** Hold every part while any part waits for dependencies, so the transaction shows whole. */
+  readonly whole?: boolean;
+}
+
+/** A changeset (or parts of one) waiting for Automerge dependencies. */
+export interface HeldChangeset {
+  readonly changeset: Changeset;
+  readonly whole: boolean;
+}
+
+/** Unsubscribes a live query; also usable with `using`. */
+export type Unsubscribe = (() => void) & { [Symbol.dispose](): void };
+
+const COMPACT_AFTER_CHUNKS = 64;
+const DEFAULTS = { first: 10_000, every: 5_000, watchdog: 10_000, cache: 1_000 };
+
+/**
+ * A local transactional document store. Works with no network; `@atoll/sync` replicates it.
+ *
+ * @example
+ * const store = await Store.open({ storage: new MemoryStorageAdapter() });
+ * await store.transaction(async (tx) => {
+ *   const from = await tx.get('accounts', 'ann');
+ *   if (!from || (from.balance as number) < 10) throw new Error('insufficient funds');
+ *   await tx.update('accounts', 'ann', (d) => { d.balance = (d.balance as number) - 10; });
+ *   await tx.update('accounts', 'bob', (d) => { d.balance = (d.balance as number) + 10; });
+ * }, { hint: 'transfer' });
+ */
+export class Store {
+  readonly #storage: StorageAdapter;
+  readonly #logger: Logger;
+  readonly #peerId: PeerId;
+  readonly #actor: string;
+  readonly #committed = new CommittedState();
+  readonly #queue: WriterQueue;
+  readonly #sharedLock: WriterLock | undefined;
+  readonly #traceFirstMs: number;
+  readonly #traceEveryMs: number;
+  readonly #cacheSize: number;
+  readonly #automerge = new Map<DocKey, AutomergeDoc>();
+  readonly #loading = new Map<DocKey, Promise<AutomergeDoc>>();
+  readonly #live = new Map<string, Set<LiveQuery>>();
+  readonly #liveClosers = new Set<() => void>();
+  readonly #commitListeners = new Set<(event: CommitEvent) => void>();
+  readonly #held = new Map<TxId, HeldChangeset>();
+  readonly #active = new Set<Promise<unknown>>();
+  #head: number;
+  #seq: number;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #idCounter = 0;
+
+  private constructor(init: { storage: StorageAdapter; options: StoreOptions; peerId: PeerId; head: number; seq: number }) {
+    const { storage, options } = init;
+    this.#storage = storage;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#peerId = init.peerId;
+    this.#head = init.head;
+    this.#seq = init.seq;
+    this.#actor = randomHex(16);
+    this.#queue = new WriterQueue(this.#logger, options.lockWatchdogMs ?? DEFAULTS.watchdog);
+    this.#sharedLock = options.writerLock;
+    this.#traceFirstMs = options.transactionDurationBeforeLoggingMs ?? DEFAULTS.first;
+    this.#traceEveryMs = options.transactionTraceIntervalMs ?? DEFAULTS.every;
+    this.#cacheSize = Math.max(1, options.automergeCacheSize ?? DEFAULTS.cache);
+  }
+
+  /**
+   * Opens a store on its storage, loading every document's current value (Automerge state
+   * is loaded lazily, on the first write to a document).
+   */
+  static async open(options: StoreOptions = {}): Promise<Store> {
+    const storage = options.storage ?? new MemoryStorageAdapter();
+    const release = await options.writerLock?.acquire('open');
+    try {
+      const [peerBytes, headBytes, seqBytes] = await Promise.all([storage.get(keys.peer), storage.get(keys.head), storage.get(keys.seq)]);
+      let peerId: PeerId;
+      if (peerBytes) {
+        peerId = PeerIdSchema.parse(decode<string>(peerBytes));
+        if (options.peerId !== undefined && options.peerId !== peerId) {
+          throw new StoreError(`this storage belongs to peer ${peerId}, not ${options.peerId}: open it without peerId or use other storage`);
+        }
+      } else {
+        const parsed = PeerIdSchema.safeParse(options.peerId ?? randomPeerId());
+        if (!parsed.success) throw new ValidationError(`invalid peerId ${JSON.stringify(options.peerId)}: use 1-128 characters`, 'peerId');
+        peerId = parsed.data;
+        await storage.write({ put: [{ key: keys.peer, value: encode(peerId) }] });
+      }
+      const store = new Store({
+        storage,
+        options,
+        peerId,
+        head: headBytes ? decode<number>(headBytes) : 0,
+        seq: seqBytes ? decode<number>(seqBytes) : 0,
+      });
+      await store.#loadAll();
+      return store;
+    } finally {
+      release?.();
+    }
+  }
+
+  /** This store's replication identity, shared by every store instance on the same storage. */
+  get peerId(): PeerId {
+    return this.#peerId;
+  }
+
+  /** The position of the last entry in this store's log. */
+  get position(): number {
+    return this.#head;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ---- transactions ----------------------------------------------------------------------
+
+  /**
+   * Runs `fn` in a transaction. Read-write transactions run one at a time (FIFO, and across
+   * store instances through the `writerLock`); resolving commits durably and returns `fn`'s
+   * value; throwing rolls back and rethrows; `tx.rollback()` rolls back without an error.
+   * Read-only transactions read a snapshot taken at their start and run concurrently.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
+    const what = `store.transaction(${options.hint !== undefined ? JSON.stringify(options.hint) : ''})`;
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    if (options.readOnly === true) return this.#track(this.#runReadOnly(fn, options.hint));
+    const deadlock = this.#deadlock(what);
+    if (deadlock) return Promise.reject(deadlock);
+    return this.#track(this.#runReadWrite(fn, options.hint));
+  }
+
+  /** Reads one document outside any transaction (from the committed state). */
+  async get<T extends JsonObject = JsonObject>(collection: string, id: string): Promise<Doc<T> | undefined> {
+    this.#checkOpen();
+    docKey(collection, id);
+    return this.#committed.get(collection, id)?.doc as Doc<T> | undefined;
+  }
+
+  /** Runs a query outside any transaction (on the committed state). */
+  async find<T extends JsonObject = JsonObject>(query: Query): Promise<Doc<T>[]> {
+    this.#checkOpen();
+    return runQuery(this.#committed, prepareQuery(query)) as Doc<T>[];
+  }
+
+  /** `tx.insert` in a transaction of its own. */
+  insert<T extends JsonObject = JsonObject>(collection: string, value: DocInput): Promise<Doc<T>> {
+    return this.transaction((tx) => tx.insert<T>(collection, value), { hint: `insert ${collection}` });
+  }
+
+  /** `tx.upsert` in a transaction of its own. */
+  upsert<T extends JsonObject = JsonObject>(collection: string, value: DocInput): Promise<Doc<T>> {
+    return this.transaction((tx) => tx.upsert<T>(collection, value), { hint: `upsert ${collection}` });
+  }
+
+  /** `tx.update` in a transaction of its own. */
+  update<T extends JsonObject = JsonObject>(collection: string, id: string, change: (draft: Draft) => void | DocInput): Promise<Doc<T>> {
+    return this.transaction((tx) => tx.update<T>(collection, id, change), { hint: `update ${collection}` });
+  }
+
+  /** `tx.delete` in a transaction of its own. */
+  delete(collection: string, id: string): Promise<boolean> {
+    return this.transaction((tx) => tx.delete(collection, id), { hint: `delete ${collection}` });
+  }
+
+  // ---- live queries ----------------------------------------------------------------------
+
+  /**
+   * Calls `callback` with the query's current result now, then once after each commit that
+   * changes it (local, remote or from another tab) — never during a transaction, never twice
+   * for one commit.
+   */
+  observe(query: Query, callback: ObserveCallback): Unsubscribe {
+    this.#checkOpen();
+    const live = new LiveQuery(prepareQuery(query), this.#committed, callback);
+    const collection = query.collection;
+    let set = this.#live.get(collection);
+    if (!set) this.#live.set(collection, (set = new Set()));
+    set.add(live);
+    const unsubscribe = () => {
+      live.closed = true;
+      this.#live.get(collection)?.delete(live);
+      this.#liveClosers.delete(unsubscribe);
+    };
+    this.#liveClosers.add(unsubscribe);
+    live.emit();
+    return Object.assign(unsubscribe, { [Symbol.dispose]: unsubscribe });
+  }
+
+  /**
+   * The async-iterator form of {@link observe}: yields the current result, then each new one.
+   * A slow consumer skips intermediate results and gets the latest. Ends when the store closes
+   * or the loop breaks.
+   *
+   * @example
+   * for await (const todos of store.watch({ collection: 'todos', where: { done: false } })) render(todos);
+   */
+  watch<T extends JsonObject = JsonObject>(query: Query): AsyncIterableIterator<readonly Doc<T>[]> {
+    let latest: readonly Doc<T>[] | undefined;
+    let waiting: ((r: IteratorResult<readonly Doc<T>[]>) => void) | undefined;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      unsubscribe();
+      this.#liveClosers.delete(finish);
+      waiting?.({ value: undefined, done: true });
+      waiting = undefined;
+    };
+    const unsubscribe = this.observe(query, (docs) => {
+      if (waiting) {
+        const w = waiting;
+        waiting = undefined;
+        w({ value: docs as readonly Doc<T>[], done: false });
+      } else {
+        latest = docs as readonly Doc<T>[];
+      }
+    });
+    this.#liveClosers.add(finish);
+    const iterator: AsyncIterableIterator<readonly Doc<T>[]> = {
+      next: () => {
+        if (latest !== undefined) {
+          const value = latest;
+          latest = undefined;
+          return Promise.resolve({ value, done: false });
+        }
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => (waiting = resolve));
+      },
+      return: () => {
+        finish();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  // ---- replication hooks -------------------------------------------------------------------
+
+  /** Calls `listener` after every commit. Returns the function that stops it. */
+  onCommit(listener: (event: CommitEvent) => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => this.#commitListeners.delete(listener);
+  }
+
+  /**
+   * Applies a changeset from another peer as one local commit: parts the store already has
+   * are skipped (by Automerge change hash), parts whose Automerge dependencies are missing
+   * are held — persisted, and applied as soon as the dependencies arrive — instead of being
+   * half-applied. Live queries fire once. Invalid input throws `InvalidChangesetError` and
+   * changes nothing.
+   */
+  async applyChangeset(changeset: Changeset, options: ApplyOptions = {}): Promise<ApplyResult> {
+    this.#checkOpen();
+    const deadlock = this.#deadlock('store.applyChangeset()');
+    if (deadlock) throw deadlock;
+    const checked = checkChangeset(changeset);
+    return this.#track(this.#exclusive('apply', async () => {
+      const result = await this.#apply(checked, options.whole === true, false);
+      await this.#releaseHeld();
+      return result;
+    }));
+  }
+
+  /** Changesets (or parts) waiting for Automerge dependencies. */
+  held(): HeldChangeset[] {
+    return [...this.#held.values()];
+  }
+
+  /** Log entries after position `after` (exclusive), oldest first. */
+  async readLog(after: number, limit = 1_000): Promise<LogEntry[]> {
+    this.#checkOpen();
+    const entries = await this.#storage.getRange(keys.logPrefix, { after: keys.log(after)[1] as string, limit });
+    return entries.map((e) => decode<LogEntry>(e.value));
+  }
+
+  /** Rebuilds the changeset of a log entry with its Automerge bytes, optionally only some parts. */
+  async changesetFor(entry: LogEntry, only?: (key: DocKey) => boolean): Promise<Changeset> {
+    this.#checkOpen();
+    const parts: ChangesetPart[] = [];
+    for (const part of entry.parts) {
+      if (only && !only(part.key)) continue;
+      const { collection, id } = parseDocKey(part.key);
+      const am = await this.#automergeFor(part.key, this.#committed.get(collection, id));
+      const changes = part.hashes.map((h) => am.getChange(h)).filter((c): c is Uint8Array => c !== null);
+      if (changes.length === 0) continue;
+      parts.push(part.deleted ? { key: part.key, changes, deleted: true } : { key: part.key, changes });
+    }
+    return headerOf(entry, parts);
+  }
+
+  /** The Automerge heads of a document, or `undefined` if the store has never seen it. */
+  heads(collection: string, id: string): readonly string[] | undefined {
+    return (this.#committed.get(collection, id))?.heads;
+  }
+
+  /**
+   * Catches up with commits other store instances wrote to the same storage (another tab),
+   * firing live queries for what changed. `@atoll/browser` calls it on every announced commit.
+   */
+  refresh(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#track(this.#exclusiveLocal('refresh', () => this.#catchUpWithStorage()));
+  }
+
+  // ---- closing -----------------------------------------------------------------------------
+
+  /**
+   * Refuses new transactions (`StoreClosedError`), waits for the pending ones, ends live
+   * queries and closes the storage. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
+      for (const close of [...this.#liveClosers]) close();
+      this.#live.clear();
+      this.#commitListeners.clear();
+      for (const am of this.#automerge.values()) am.free();
+      this.#automerge.clear();
+      await this.#storage.close();
+    })();
+    return this.#closing;
+  }
+
+  // ---- internals: running transactions -----------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+
+  #deadlock(what: string): TransactionDeadlockError | undefined {
+    const holder = currentTransaction();
+    if (holder !== undefined && holder.store === this && (holder as ActiveContext).active) return new TransactionDeadlockError(what, holder.hint);
+    return undefined;
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#active.add(promise);
+    const done = () => this.#active.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  #newDocId = (): string => `${Date.now().toString(36)}-${(this.#idCounter++).toString(36)}-${randomHex(6)}`;
+
+  async #runReadOnly<T>(fn: (tx: Transaction) => Promise<T> | T, hint: string | undefined): Promise<T> {
+    const snapshot = this.#committed.snapshot();
+    const tx = new TxImpl({ hint, readOnly: true, view: snapshot, newId: this.#newDocId });
+    const stop = traceLongTransaction(this.#logger, () => tx.info, this.#traceFirstMs, this.#traceEveryMs);
+    try {
+      return (await runBlock(tx, fn)).value;
+    } finally {
+      stop();
+      snapshot.close();
+    }
+  }
+
+  async #runReadWrite<T>(fn: (tx: Transaction) => Promise<T> | T, hint: string | undefined): Promise<T> {
+    return this.#exclusive(hint, async () => {
+      const tx = new TxImpl({ hint, readOnly: false, view: this.#committed, newId: this.#newDocId });
+      const ctx: ActiveContext = { store: this, hint, active: true };
+      const stop = traceLongTransaction(this.#logger, () => tx.info, this.#traceFirstMs, this.#traceEveryMs);
+      let outcome: { value: T; rolledBack: boolean };
+      try {
+        outcome = await runInTransaction(ctx, () => runBlock(tx, fn));
+      } finally {
+        // Code the block left behind (timers, callbacks) is no longer inside the transaction.
+        ctx.active = false;
+        stop();
+      }
+      if (!outcome.rolledBack && tx.scope) await this.#commit(tx.scope.writes(), hint);
+      return outcome.value;
+    });
+  }
+
+  /** Runs `fn` as the only writer: this store's queue, then the shared lock, then catch-up. */
+  async #exclusive<T>(hint: string | undefined, fn: () => Promise<T>): Promise<T> {
+    const releaseLocal = await this.#queue.acquire(hint);
+    let releaseShared: (() => void) | undefined;
+    try {
+      if (this.#sharedLock) {
+        releaseShared = await this.#sharedLock.acquire(hint);
+        await this.#catchUpWithStorage();
+      }
+      return await fn();
+    } finally {
+      releaseShared?.();
+      releaseLocal();
+    }
+  }
+
+  async #exclusiveLocal<T>(hint: string, fn: () => Promise<T>): Promise<T> {
+    const release = await this.#queue.acquire(hint);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  // ---- internals: committing -----------------------------------------------------------------
+
+  async #commit(writes: readonly Pending[], hint: string | undefined): Promise<void> {
+    if (writes.length === 0) return;
+    const time = Date.now();
+    const seq = this.#seq + 1;
+    const id = txId(this.#peerId, seq);
+    const pos = this.#head + 1;
+    const puts: StorageEntry[] = [];
+    const deletes: StorageKey[] = [];
+    const parts: ChangesetPart[] = [];
+    const logParts: LogPart[] = [];
+    const states: DocState[] = [];
+    const changed: DocKey[] = [];
+    try {
+      for (const w of writes) {
+        const key = docKey(w.collection, w.id);
+        const current = this.#committed.get(w.collection, w.id);
+        const am = await this.#automergeFor(key, current);
+        changed.push(key);
+        const local = am.commitJson(current?.doc ? valueOf(current.doc) : undefined, w.doc ? valueOf(w.doc) : undefined, w.counters, time);
+        if (local === undefined) continue;
+        states.push(this.#persistDoc(am, w.collection, w.id, key, w.doc, [local.hash], current?.chunks ?? 0, local.change, puts, deletes));
+        parts.push(w.doc === undefined ? { key, changes: [local.change], deleted: true } : { key, changes: [local.change] });
+        logParts.push(w.doc === undefined ? { key, hashes: [local.hash], deleted: true } : { key, hashes: [local.hash] });
+      }
+      if (parts.length === 0) return;
+      const entry: LogEntry = withHint({ pos, id, origin: this.#peerId, seq, time, parts: logParts, manifest: parts.map((p) => p.key) }, hint);
+      puts.push(
+        { key: keys.log(pos), value: encode(entry) },
+        { key: keys.tx(id), value: encode([pos]) },
+        { key: keys.head, value: encode(pos) },
+        { key: keys.seq, value: encode(seq) },
+      );
+      await this.#storage.write({ put: puts, delete: deletes });
+      this.#head = pos;
+      this.#seq = seq;
+      this.#committed.publish(states);
+      this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, parts), source: 'local', keys: entry.manifest }]);
+    } catch (err) {
+      // The Automerge states hold changes that never became durable: drop them; they reload.
+      for (const key of changed) this.#evict(key);
+      throw err;
+    } finally {
+      this.#trimCache();
+    }
+  }
+
+  /** Adds a document's record and new Automerge bytes to a batch; returns its new state. */
+  #persistDoc(
+    am: AutomergeDoc,
+    collection: string,
+    id: string,
+    key: DocKey,
+    doc: Doc | undefined,
+    heads: readonly string[],
+    chunks: number,
+    bytes: Uint8Array,
+    puts: StorageEntry[],
+    deletes: StorageKey[],
+  ): DocState {
+    let n = chunks;
+    if (n + 1 > COMPACT_AFTER_CHUNKS) {
+      puts.push({ key: keys.chunk(collection, id, 0), value: am.save() });
+      for (let i = 1; i < n; i++) deletes.push(keys.chunk(collection, id, i));
+      n = 1;
+    } else {
+      puts.push({ key: keys.chunk(collection, id, n), value: bytes });
+      n += 1;
+    }
+    const record: DocRecord = { v: doc ? valueOf(doc) : null, h: heads, n };
+    puts.push({ key: keys.doc(collection, id), value: encode(record) });
+    return { key, collection, id, doc, heads, chunks: n };
+  }
+
+  async #apply(cs: CheckedChangeset, whole: boolean, fromHeld: boolean): Promise<ApplyResult> {
+    const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
+    const held: ChangesetPart[] = [];
+    const skipped: DocKey[] = [];
+    for (const { part, metas } of cs.parts) {
+      const { collection, id } = parseDocKey(part.key);
+      const current = this.#committed.get(collection, id);
+      const am = await this.#automergeFor(part.key, current);
+      const fresh = metas.map((m, i) => ({ ...m, bytes: part.changes[i] as Uint8Array })).filter((m) => !am.hasChange(m.hash));
+      if (fresh.length === 0) {
+        skipped.push(part.key);
+        continue;
+      }
+      const own = new Set(metas.map((m) => m.hash));
+      if (fresh.some((m) => m.deps.some((d) => !own.has(d) && !am.hasChange(d)))) {
+        held.push(part);
+        continue;
+      }
+      ready.push({ key: part.key, collection, id, am, current, bytes: fresh.map((m) => m.bytes), hashes: fresh.map((m) => m.hash), deleted: part.deleted === true });
+    }
+    if (whole && held.length > 0) {
+      for (const r of ready) held.push(cs.changeset.parts.find((p) => p.key === r.key) as ChangesetPart);
+      ready.length = 0;
+    }
+    const heldKeys = held.map((p) => p.key);
+    const previouslyHeld = this.#held.get(cs.changeset.id);
+    if (ready.length === 0 && held.length === 0) {
+      if (fromHeld && previouslyHeld) {
+        await this.#storage.write({ delete: [keys.held(cs.changeset.id)] });
+        this.#held.delete(cs.changeset.id);
+      }
+      return { status: 'duplicate', position: undefined, applied: [], held: [], skipped };
+    }
+
+    const puts: StorageEntry[] = [];
+    const deletes: StorageKey[] = [];
+    const states: DocState[] = [];
+    const mutated: DocKey[] = [];
+    let heldEntry: HeldChangeset | undefined;
+    try {
+      const logParts: LogPart[] = [];
+      for (const r of ready) {
+        mutated.push(r.key);
+        try {
+          r.am.applyChanges(r.bytes);
+        } catch (err) {
+          throw new InvalidChangesetError(`changeset ${cs.changeset.id}: Automerge rejected the changes for ${r.key}: ${(err as Error).message}`, 'parts', { cause: err });
+        }
+        const value = r.am.toJson();
+        const doc = value === undefined ? undefined : makeDoc(r.id, value);
+        states.push(this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current?.chunks ?? 0, concat(r.bytes), puts, deletes));
+        logParts.push(r.deleted ? { key: r.key, hashes: r.hashes, deleted: true } : { key: r.key, hashes: r.hashes });
+      }
+      // What stays held: the parts held now, plus, when re-trying an earlier hold, nothing else.
+      if (held.length > 0) {
+        const merged = fromHeld ? held : mergeParts(previouslyHeld?.changeset.parts ?? [], held);
+        heldEntry = { changeset: { ...cs.changeset, parts: merged }, whole: whole || previouslyHeld?.whole === true };
+        puts.push({ key: keys.held(cs.changeset.id), value: encode(heldEntry) });
+      } else if (previouslyHeld) {
+        deletes.push(keys.held(cs.changeset.id));
+      }
+      let entry: LogEntry | undefined;
+      let pos: number | undefined;
+      if (ready.length > 0) {
+        pos = this.#head + 1;
+        const { id, origin, seq, time, hint, manifest } = cs.changeset;
+        entry = withHint({ pos, id, origin, seq, time, parts: logParts, manifest }, hint);
+        const previous = await this.#storage.get(keys.tx(id));
+        puts.push(
+          { key: keys.log(pos), value: encode(entry) },
+          { key: keys.tx(id), value: encode([...(previous ? decode<number[]>(previous) : []), pos]) },
+          { key: keys.head, value: encode(pos) },
+        );
+      }
+      await this.#storage.write({ put: puts, delete: deletes });
+      if (heldEntry) this.#held.set(cs.changeset.id, heldEntry);
+      else this.#held.delete(cs.changeset.id);
+      if (entry && pos !== undefined) {
+        this.#head = pos;
+        this.#committed.publish(states);
+        const appliedParts = cs.changeset.parts.filter((p) => ready.some((r) => r.key === p.key));
+        this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, appliedParts), source: 'remote', keys: entry.parts.map((p) => p.key) }]);
+      }
+      const status = ready.length === 0 ? 'held' : held.length > 0 ? 'partial' : 'applied';
+      return { status, position: pos, applied: ready.map((r) => r.key), held: heldKeys, skipped };
+    } catch (err) {
+      for (const key of mutated) this.#evict(key);
+      throw err;
+    } finally {
+      this.#trimCache();
+    }
+  }
+
+  /** Applies held changesets whose dependencies have arrived, until no more can be. */
+  async #releaseHeld(): Promise<void> {
+    for (let progress = true; progress && this.#held.size > 0; ) {
+      progress = false;
+      for (const [id, entry] of [...this.#held]) {
+        const result = await this.#apply(checkChangeset(entry.changeset), entry.whole, true);
+        if (result.applied.length > 0 || !this.#held.has(id)) progress = true;
+      }
+    }
+  }
+
+  #afterCommit(states: readonly DocState[], events: readonly CommitEvent[]): void {
+    const byCollection = new Map<string, DocState[]>();
+    for (const s of states) {
+      let list = byCollection.get(s.collection);
+      if (!list) byCollection.set(s.collection, (list = []));
+      list.push(s);
+    }
+    for (const [collection, changed] of byCollection) {
+      for (const live of this.#live.get(collection) ?? []) {
+        try {
+          if (live.update(changed, this.#committed)) live.emit();
+        } catch (err) {
+          this.#logger.error('a live query callback threw; the commit stands', { error: err, collection });
+        }
+      }
+    }
+    for (const event of events) {
+      for (const listener of this.#commitListeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.#logger.error('a commit listener threw; the commit stands', { error: err });
+        }
+      }
+    }
+  }
+
+  // ---- internals: storage --------------------------------------------------------------------
+
+  async #loadAll(): Promise<void> {
+    const states: DocState[] = [];
+    for (const { key, value } of await this.#storage.getRange(keys.docPrefix)) {
+      const [, collection, id] = key as [string, string, string];
+      const record = decode<DocRecord>(value);
+      states.push({ key: docKey(collection, id), collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n });
+    }
+    this.#committed.publish(states);
+    await this.#loadHeld();
+  }
+
+  async #loadHeld(): Promise<void> {
+    this.#held.clear();
+    for (const { key, value } of await this.#storage.getRange(keys.heldPrefix)) {
+      this.#held.set(key[1] as TxId, decode<HeldChangeset>(value));
+    }
+  }
+
+  async #catchUpWithStorage(): Promise<void> {
+    const headBytes = await this.#storage.get(keys.head);
+    const head = headBytes ? decode<number>(headBytes) : 0;
+    if (head <= this.#head) return;
+    const entries: LogEntry[] = [];
+    for (let after = this.#head; after < head; ) {
+      const batch = await this.readLog(after, 1_000);
+      if (batch.length === 0) break;
+      entries.push(...batch);
+      after = (batch[batch.length - 1] as LogEntry).pos;
+    }
+    const changedKeys = [...new Set(entries.flatMap((e) => e.parts.map((p) => p.key)))];
+    const states: DocState[] = [];
+    for (const key of changedKeys) {
+      const { collection, id } = parseDocKey(key);
+      const bytes = await this.#storage.get(keys.doc(collection, id));
+      if (!bytes) continue;
+      const record = decode<DocRecord>(bytes);
+      states.push({ key, collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n });
+      this.#evict(key);
+    }
+    const seqBytes = await this.#storage.get(keys.seq);
+    this.#seq = Math.max(this.#seq, seqBytes ? decode<number>(seqBytes) : 0);
+    this.#head = Math.max(this.#head, ...entries.map((e) => e.pos), head);
+    await this.#loadHeld();
+    this.#committed.publish(states);
+    this.#afterCommit(
+      states,
+      entries.map((entry) => ({ position: entry.pos, entry, changeset: undefined, source: 'storage' as const, keys: entry.parts.map((p) => p.key) })),
+    );
+  }
+
+  /** The Automerge state of a document, loaded once even when asked for concurrently. */
+  async #automergeFor(key: DocKey, current: DocState | undefined): Promise<AutomergeDoc> {
+    const cached = this.#automerge.get(key);
+    if (cached) {
+      this.#automerge.delete(key);
+      this.#automerge.set(key, cached);
+      return cached;
+    }
+    if (current === undefined) {
+      const fresh = AutomergeDoc.create(this.#actor);
+      this.#automerge.set(key, fresh);
+      return fresh;
+    }
+    let loading = this.#loading.get(key);
+    if (!loading) {
+      loading = (async () => {
+        try {
+          const chunks = await this.#storage.getRange(keys.chunkPrefix(current.collection, current.id));
+          const am = AutomergeDoc.load(chunks.map((c) => c.value), this.#actor);
+          this.#automerge.set(key, am);
+          return am;
+        } finally {
+          this.#loading.delete(key);
+        }
+      })();
+      this.#loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  #evict(key: DocKey): void {
+    const am = this.#automerge.get(key);
+    if (am) {
+      this.#automerge.delete(key);
+      am.free();
+    }
+  }
+
+  #trimCache(): void {
+    for (const [key, am] of this.#automerge) {
+      if (this.#automerge.size <= this.#cacheSize) break;
+      this.#automerge.delete(key);
+      am.free();
+    }
+  }
+}
+
+/** Opens a {@link Store}. */
+export function openStore(options: StoreOptions = {}): Promise<Store> {
+  return Store.open(options);
+}
+
+interface ActiveContext extends TxContext {
+  active: boolean;
+}
+
+interface CheckedChangeset {
+  readonly changeset: Changeset;
+  readonly parts: readonly { part: ChangesetPart; metas: { hash: string; deps: string[] }[] }[];
+}
+
+/** Validates a changeset and decodes every change, before anything is touched. */
+function checkChangeset(input: unknown): CheckedChangeset {
+  const parsed = ChangesetSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidChangesetError(`invalid changeset: ${issue?.message ?? 'malformed'}`, issue?.path.join('.') ?? '');
+  }
+  const changeset = parsed.data;
+  const manifest = new Set(changeset.manifest);
+  const seen = new Set<DocKey>();
+  const parts = changeset.parts.map((part, i) => {
+    if (!manifest.has(part.key)) throw new InvalidChangesetError(`changeset ${changeset.id}: part ${part.key} is not in its manifest`, `parts.${i}.key`);
+    if (seen.has(part.key)) throw new InvalidChangesetError(`changeset ${changeset.id}: two parts for ${part.key}`, `parts.${i}.key`);
+    seen.add(part.key);
+    const metas = part.changes.map((bytes, j) => {
+      try {
+        return decodeChangeMeta(bytes);
+      } catch (err) {
+        throw new InvalidChangesetError(`changeset ${changeset.id}: change ${j} of ${part.key} is not a valid Automerge change: ${(err as Error).message}`, `parts.${i}.changes.${j}`, { cause: err });
+      }
+    });
+    return { part, metas };
+  });
+  return { changeset, parts };
+}
+
+function headerOf(entry: LogEntry, parts: ChangesetPart[]): Changeset {
+  const cs = { id: entry.id, origin: entry.origin, seq: entry.seq, time: entry.time, parts, manifest: [...entry.manifest] };
+  return entry.hint === undefined ? cs : { ...cs, hint: entry.hint };
+}
+
+function withHint<T extends object>(entry: T, hint: string | undefined): T & { hint?: string } {
+  return hint === undefined ? entry : { ...entry, hint: hint.slice(0, 256) };
+}
+
+function mergeParts(a: readonly ChangesetPart[], b: readonly ChangesetPart[]): ChangesetPart[] {
+  const byKey = new Map<DocKey, ChangesetPart>();
+  for (const p of a) byKey.set(p.key, p);
+  for (const p of b) byKey.set(p.key, p);
+  return [...byKey.values()];
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+function randomHex(bytes: number): string {
+  const b = new Uint8Array(bytes);
+  globalThis.crypto.getRandomValues(b);
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}

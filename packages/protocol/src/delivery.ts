@@ -16,7 +16,12 @@ export interface BuildDeliveryOptions {
   readonly via: DeliveryVia;
   /** The entry's position in the sender's log. */
   readonly pos: number;
-  /** The decision for each key of the manifest; `held` says whether the sender holds its part. */
+  /**
+   * The decision for each key of the manifest; `held` says whether the sender holds its part.
+   * For a part it does not hold the sender has no document to match a filter against: answer
+   * `ship` when the receiver subscribes to the key's collection (it becomes `not-held`, so the
+   * receiver can look elsewhere), `not-subscribed` otherwise.
+   */
   readonly decide: (key: DocKey, held: boolean) => ShipDecision;
 }
 

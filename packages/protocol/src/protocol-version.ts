@@ -2,14 +2,12 @@ import { ProtocolError } from './protocol-error.js';
 
 /**
  * The version of the wire protocol this build speaks best. Bump it whenever the message schemas
- * change in a way an older peer would not understand (the schema-hash test in
- * `test/protocol-version.test.ts` fails until you do), add a line to the history below and to
- * the table in docs/protocol.md, and record the new hash in that test.
+ * change: an older peer would refuse the new messages, or silently drop fields it does not know.
+ * The schema-hash test in `test/protocol-version.test.ts` fails until you do. Then add a line
+ * to the history below and to the table in docs/protocol.md, and record the new hash in that test.
  *
  * History (one line per version):
- * - 1: hello/welcome (with log id and frame limit), subscribe, sync, caught-up, delivery
- *      (manifest, redacted count, omitted reasons, via), ack (pos + deliveries), want,
- *      unavailable, error, ping/pong.
+ * - 1: hello/welcome, subscribe, sync, caught-up, delivery (manifest, redacted, omitted), ack, want, unavailable, error, ping/pong.
  */
 export const PROTOCOL_VERSION = 1;
 

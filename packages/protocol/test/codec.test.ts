@@ -6,14 +6,16 @@ import {
   MessageType,
   ProtocolError,
   ValidationError,
+  ERROR_KINDS,
   decodeMessage,
   encodeMessage,
+  protocolErrorFromMessage,
   toErrorMessage,
   type ErrorKind,
   type Message,
   type MessageOf,
 } from '../src/index.js';
-import { SAMPLES, kAnn, kBig, kBob } from './samples.js';
+import { SAMPLES, kAnn, kBig, kBob, tx1 } from './samples.js';
 
 const maxBytes = DEFAULTS.maxMessageBytes;
 // A plain msgpack encoder, as another implementation (or an attacker) would use: no validation.
@@ -297,5 +299,38 @@ describe('errors as messages', () => {
     const reply = toErrorMessage(error);
     expect(reply).toEqual({ type: 'error', kind: 'malformed', message: error.message, fatal: true });
     expect(decodeMessage(encodeMessage(reply), { maxBytes })).toEqual(reply);
+  });
+
+  it('any other error becomes a fatal internal error that does not leak its text', () => {
+    expect(toErrorMessage(new Error('ENOENT: /var/lib/atoll/secret.db'))).toEqual({ type: 'error', kind: 'internal', message: 'internal error', fatal: true });
+  });
+
+  it('keeps txId, retryAfterMs and an overridden fatal flag, and truncates long texts to fit the schema', () => {
+    const error = new ProtocolError('rate-limited', 'slow down '.repeat(200), { retryAfterMs: 500, txId: tx1, fatal: true });
+    const reply = toErrorMessage(error);
+    expect(reply).toMatchObject({ kind: 'rate-limited', fatal: true, retryAfterMs: 500, txId: tx1 });
+    expect(reply.message.length).toBe(LIMITS.errorMessageLength);
+    expect(decodeMessage(encodeMessage(reply), { maxBytes })).toEqual(reply);
+  });
+
+  it('a received error becomes a ProtocolError with the same kind and flags', () => {
+    const error = protocolErrorFromMessage(SAMPLES.error);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ kind: 'forbidden', fatal: false, txId: tx1, name: 'ProtocolError' });
+    expect(error.message).toMatch(/the peer reported forbidden: people\/ann is outside your write scope/);
+  });
+
+  it('each kind has its documented default fatality', () => {
+    expect(Object.fromEntries(ERROR_KINDS.map((k) => [k, new ProtocolError(k, 'x').fatal]))).toEqual({
+      auth: true,
+      version: true,
+      malformed: true,
+      'too-large': true,
+      forbidden: false,
+      'rate-limited': false,
+      'invalid-change': false,
+      protocol: true,
+      internal: true,
+    });
   });
 });

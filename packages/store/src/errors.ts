@@ -1,6 +1,9 @@
 import { AtollError, ValidationError } from '@atoll/protocol';
 
-/** Something about a store as a whole: it is closed, or it failed to open. */
+/**
+ * Something about a store as a whole: it is closed, or it cannot open — thrown itself by
+ * `Store.open` on storage that belongs to another peer than the `peerId` option names.
+ */
 export class StoreError extends AtollError {}
 
 /** The store was closed: `store.close()` was called or is in progress. Open a new store. */
@@ -74,15 +77,22 @@ export class DocumentExistsError extends AtollError {
   }
 }
 
-/** A document that does not exist (or is deleted) was updated. */
+/** A document that does not exist (or is deleted) was updated. Insert it first, or use `upsert`. */
 export class DocumentNotFoundError extends AtollError {
   constructor(collection: string, id: string) {
     super(`document ${collection}/${id} does not exist (or was deleted): insert it first`);
   }
 }
 
-/** A document value is not storable JSON, or it touches a reserved field. */
+/**
+ * A document value is not storable JSON (`NaN`, a `Date`, `undefined` in an array, a class
+ * instance …), touches the reserved `_deleted` field, or changes `_id`. Store plain JSON; `path`
+ * says where the problem is.
+ */
 export class InvalidDocumentError extends ValidationError {}
 
-/** A changeset could not be applied: malformed, or its Automerge changes are invalid. Nothing was applied. */
+/**
+ * A changeset could not be applied: malformed, or its Automerge changes are invalid. Nothing was
+ * applied. The sender's data is bad; retrying it will not help.
+ */
 export class InvalidChangesetError extends ValidationError {}

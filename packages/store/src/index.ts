@@ -1,3 +1,10 @@
+/**
+ * `@atoll/store`: the local transactional document store every Atoll peer owns — documents,
+ * transactions, queries, live queries and changesets — and the `StorageAdapter` interface it
+ * persists through. The guide is `docs/store.md`.
+ *
+ * @packageDocumentation
+ */
 export { Store, openStore, type ApplyOptions, type ApplyResult, type CommitEvent, type HeldChangeset, type StoreOptions, type Unsubscribe } from './store.js';
 export type { Transaction, TransactionInfo, TransactionOptions, DocInput, Draft } from './transaction/transaction.js';
 export type { WriterLock } from './transaction/lock.js';
@@ -32,6 +39,8 @@ export {
   type StorageKey,
 } from './storage/adapter.js';
 export { MemoryStorageAdapter } from './storage/memory.js';
+// Re-exported so that users of the store need no direct dependency on @atoll/protocol for the
+// ids, query types and changesets that appear in the store's API. They are documented there.
 export {
   AtollError,
   ValidationError,

@@ -34,23 +34,39 @@ import { TxImpl, runBlock, type DocInput, type Draft, type Transaction, type Tra
 export interface StoreOptions {
   /** Where the store persists. Default: a new {@link MemoryStorageAdapter}. */
   readonly storage?: StorageAdapter;
-  /** The peer id to use when the storage has none yet (default: random). */
+  /**
+   * The peer id to give storage that has none yet (default: random). The id is stored, so later
+   * opens need not pass it; passing a different one is a `StoreError`, because a peer's
+   * transaction ids (`peerId:seq`) must never repeat. Do not reuse a peer id on fresh storage.
+   */
   readonly peerId?: string;
-  /** Where diagnostics go. Default: the console. */
+  /** Where diagnostics go. Default: {@link consoleLogger}; tests usually pass {@link silentLogger}. */
   readonly logger?: Logger;
-  /** A transaction still running after this long is logged with its hint. Default 10 000 ms. */
+  /**
+   * A transaction still running after this long is logged with its hint, so a slow block that
+   * holds up every writer is visible. Default 10 000 ms; `Infinity` turns it off.
+   */
   readonly transactionDurationBeforeLoggingMs?: number;
-  /** …and again at this interval, one level louder each time. Default 5 000 ms. */
+  /** …and again at this interval, one level louder each time (debug, info, warn, error). Default 5 000 ms. */
   readonly transactionTraceIntervalMs?: number;
-  /** A writer waiting this long for the write lock is reported, naming the holder. Default 10 000 ms. */
+  /**
+   * A writer waiting this long for the write lock is reported at `warn`, naming the holder —
+   * where the runtime cannot detect a deadlock itself (browsers), that is how one shows.
+   * Default 10 000 ms; `Infinity` or 0 turns it off.
+   */
   readonly lockWatchdogMs?: number;
   /**
    * A lock shared with other store instances on the same storage (the tabs of a browser
    * profile). With one, every writer first takes it and catches up with what the others
-   * committed to storage.
+   * committed to storage. Instances that share a storage must share one: without it their log
+   * positions and transaction ids collide.
    */
   readonly writerLock?: WriterLock;
-  /** How many documents keep their Automerge state in memory. Default 1 000. */
+  /**
+   * How many documents keep their Automerge state in memory (least recently used first out;
+   * reloaded from storage when needed). Bounds memory; current JSON values are always in memory.
+   * Default 1 000.
+   */
   readonly automergeCacheSize?: number;
 }
 
@@ -58,12 +74,28 @@ export interface StoreOptions {
 export interface CommitEvent {
   /** The log position of the commit. */
   readonly position: number;
+  /** The log entry written for the commit; `entry.id` is the replicated transaction id. */
   readonly entry: LogEntry;
-  /** The changeset with its bytes when the store has them at hand (local and remote commits). */
+  /**
+   * The changeset with its bytes when the store has them at hand: every part for a local
+   * commit, the parts applied for a remote one; `undefined` for a commit found in storage.
+   */
   readonly changeset: Changeset | undefined;
+  /**
+   * `local`: a transaction of this store; `remote`: {@link Store.applyChangeset}; `storage`:
+   * another store instance's commit on the same storage, picked up by a catch-up or `refresh()`.
+   * Replication ships `local` and `remote` commits; a `storage` one was already announced by the
+   * instance that made it.
+   */
   readonly source: 'local' | 'remote' | 'storage';
   /** Keys of the documents the commit changed. */
   readonly keys: readonly DocKey[];
+  /**
+   * The values those documents had before the commit (`undefined`: absent or deleted), where
+   * the store knew them (not for commits found in shared storage). Replication uses them to
+   * ship the change that makes a document leave a subscription.
+   */
+  readonly previous: ReadonlyMap<DocKey, Doc | undefined>;
 }
 
 /** The outcome of {@link Store.applyChangeset}. */
@@ -75,6 +107,7 @@ export interface ApplyResult {
   readonly status: 'applied' | 'partial' | 'held' | 'duplicate';
   /** The log position of the local commit, when something was applied. */
   readonly position: number | undefined;
+  /** Parts applied by this call (held parts it released commit separately and are not listed). */
   readonly applied: readonly DocKey[];
   /** Parts waiting for changes they depend on. */
   readonly held: readonly DocKey[];
@@ -86,15 +119,24 @@ export interface ApplyResult {
 export interface ApplyOptions {
   /** Hold every part while any part waits for dependencies, so the transaction shows whole. */
   readonly whole?: boolean;
+  /** The peer the changeset came from: recorded in the log so it is never sent back there. */
+  readonly from?: PeerId;
 }
 
-/** A changeset (or parts of one) waiting for Automerge dependencies. */
+/**
+ * A changeset (or parts of one) waiting for Automerge dependencies. Held parts are persisted,
+ * so they survive a restart, and are retried after every {@link Store.applyChangeset}.
+ */
 export interface HeldChangeset {
+  /** The changeset with only its held parts (header and full manifest kept). */
   readonly changeset: Changeset;
+  /** Whether it was applied with `{ whole: true }`: it will become visible in one commit. */
   readonly whole: boolean;
+  /** The peer it came from. */
+  readonly from?: PeerId;
 }
 
-/** Unsubscribes a live query; also usable with `using`. */
+/** Unsubscribes a live query. Also a disposable, so `using stop = store.observe(…)` ends it with its scope. */
 export type Unsubscribe = (() => void) & { [Symbol.dispose](): void };
 
 const COMPACT_AFTER_CHUNKS = 64;
@@ -130,17 +172,19 @@ export class Store {
   readonly #commitListeners = new Set<(event: CommitEvent) => void>();
   readonly #held = new Map<TxId, HeldChangeset>();
   readonly #active = new Set<Promise<unknown>>();
+  readonly #logId: string;
   #head: number;
   #seq: number;
   #closed = false;
   #closing: Promise<void> | undefined;
   #idCounter = 0;
 
-  private constructor(init: { storage: StorageAdapter; options: StoreOptions; peerId: PeerId; head: number; seq: number }) {
+  private constructor(init: { storage: StorageAdapter; options: StoreOptions; peerId: PeerId; logId: string; head: number; seq: number }) {
     const { storage, options } = init;
     this.#storage = storage;
     this.#logger = options.logger ?? consoleLogger;
     this.#peerId = init.peerId;
+    this.#logId = init.logId;
     this.#head = init.head;
     this.#seq = init.seq;
     this.#actor = randomHex(16);
@@ -153,13 +197,24 @@ export class Store {
 
   /**
    * Opens a store on its storage, loading every document's current value (Automerge state
-   * is loaded lazily, on the first write to a document).
+   * is loaded lazily, on the first write to a document), so that reads and queries never wait
+   * on Automerge. Asynchronous because storage is; there is no public constructor.
+   *
+   * @example
+   * import { Store } from '@atoll/store';
+   * import { SqliteStorageAdapter } from '@atoll/storage-sqlite';
+   *
+   * const store = await Store.open({
+   *   storage: await SqliteStorageAdapter.open('./data/peer.db'),
+   *   transactionDurationBeforeLoggingMs: 2_000,
+   * });
+   * // In tests, `await Store.open()` opens on a fresh MemoryStorageAdapter.
    */
   static async open(options: StoreOptions = {}): Promise<Store> {
     const storage = options.storage ?? new MemoryStorageAdapter();
     const release = await options.writerLock?.acquire('open');
     try {
-      const [peerBytes, headBytes, seqBytes] = await Promise.all([storage.get(keys.peer), storage.get(keys.head), storage.get(keys.seq)]);
+      const [peerBytes, headBytes, seqBytes, logBytes] = await Promise.all([storage.get(keys.peer), storage.get(keys.head), storage.get(keys.seq), storage.get(keys.logId)]);
       let peerId: PeerId;
       if (peerBytes) {
         peerId = PeerIdSchema.parse(decode<string>(peerBytes));
@@ -172,10 +227,16 @@ export class Store {
         peerId = parsed.data;
         await storage.write({ put: [{ key: keys.peer, value: encode(peerId) }] });
       }
+      let logId = logBytes ? decode<string>(logBytes) : undefined;
+      if (logId === undefined) {
+        logId = randomHex(16);
+        await storage.write({ put: [{ key: keys.logId, value: encode(logId) }] });
+      }
       const store = new Store({
         storage,
         options,
         peerId,
+        logId,
         head: headBytes ? decode<number>(headBytes) : 0,
         seq: seqBytes ? decode<number>(seqBytes) : 0,
       });
@@ -189,6 +250,14 @@ export class Store {
   /** This store's replication identity, shared by every store instance on the same storage. */
   get peerId(): PeerId {
     return this.#peerId;
+  }
+
+  /**
+   * The id of this store's log incarnation: positions are meaningful only with it. A store
+   * whose storage is wiped starts a new log with a new id, so peers drop their cursors.
+   */
+  get logId(): string {
+    return this.#logId;
   }
 
   /** The position of the last entry in this store's log. */
@@ -208,6 +277,23 @@ export class Store {
    * store instances through the `writerLock`); resolving commits durably and returns `fn`'s
    * value; throwing rolls back and rethrows; `tx.rollback()` rolls back without an error.
    * Read-only transactions read a snapshot taken at their start and run concurrently.
+   *
+   * Every `tx` call must be awaited before the block returns (else the commit fails with
+   * `UnawaitedOperationError`); inside the block, use `tx`, never the store, to write.
+   *
+   * @example
+   * const moved = await store.transaction(async (tx) => {
+   *   const ann = await tx.get<{ balance: number }>('accounts', 'ann');
+   *   if (!ann || ann.balance < 10) throw new Error('insufficient funds'); // rolls back, rethrows
+   *   await tx.update('accounts', 'ann', (d) => { d.balance = (d.balance as number) - 10; });
+   *   await tx.update('accounts', 'bob', (d) => { d.balance = (d.balance as number) + 10; });
+   *   return 10;
+   * }, { hint: 'transfer' });
+   *
+   * const total = await store.transaction(async (tx) => {
+   *   const all = await tx.find<{ balance: number }>({ collection: 'accounts' });
+   *   return all.reduce((sum, a) => sum + a.balance, 0);
+   * }, { readOnly: true, hint: 'audit' });
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
     const what = `store.transaction(${options.hint !== undefined ? JSON.stringify(options.hint) : ''})`;
@@ -218,14 +304,17 @@ export class Store {
     return this.#track(this.#runReadWrite(fn, options.hint));
   }
 
-  /** Reads one document outside any transaction (from the committed state). */
+  /**
+   * Reads one document outside any transaction (from the committed state). Two calls may see
+   * different commits: use a read-only transaction when several reads must agree.
+   */
   async get<T extends JsonObject = JsonObject>(collection: string, id: string): Promise<Doc<T> | undefined> {
     this.#checkOpen();
     docKey(collection, id);
     return this.#committed.get(collection, id)?.doc as Doc<T> | undefined;
   }
 
-  /** Runs a query outside any transaction (on the committed state). */
+  /** Runs a query outside any transaction (on the committed state); a one-shot {@link observe}. */
   async find<T extends JsonObject = JsonObject>(query: Query): Promise<Doc<T>[]> {
     this.#checkOpen();
     return runQuery(this.#committed, prepareQuery(query)) as Doc<T>[];
@@ -256,7 +345,17 @@ export class Store {
   /**
    * Calls `callback` with the query's current result now, then once after each commit that
    * changes it (local, remote or from another tab) — never during a transaction, never twice
-   * for one commit.
+   * for one commit. The first call happens synchronously, before `observe` returns; later ones
+   * during the commit, before its `store.transaction()` promise resolves. A callback that throws
+   * is logged and changes nothing else.
+   *
+   * @example
+   * const stop = store.observe(
+   *   { collection: 'todos', where: { done: false }, orderBy: [{ path: 'createdAt', direction: 'desc' }], limit: 50 },
+   *   (todos) => render(todos),
+   * );
+   * // …
+   * stop();
    */
   observe(query: Query, callback: ObserveCallback): Unsubscribe {
     this.#checkOpen();
@@ -326,7 +425,11 @@ export class Store {
 
   // ---- replication hooks -------------------------------------------------------------------
 
-  /** Calls `listener` after every commit. Returns the function that stops it. */
+  /**
+   * Calls `listener` synchronously after every commit (after live queries), once per commit:
+   * the hook replication ships local commits from. A listener that throws is logged; the
+   * commit stands. Returns the function that stops it.
+   */
   onCommit(listener: (event: CommitEvent) => void): () => void {
     this.#commitListeners.add(listener);
     return () => this.#commitListeners.delete(listener);
@@ -345,27 +448,42 @@ export class Store {
     if (deadlock) throw deadlock;
     const checked = checkChangeset(changeset);
     return this.#track(this.#exclusive('apply', async () => {
-      const result = await this.#apply(checked, options.whole === true, false);
+      const result = await this.#apply(checked, options.whole === true, false, options.from);
       await this.#releaseHeld();
       return result;
     }));
   }
 
-  /** Changesets (or parts) waiting for Automerge dependencies. */
+  /** Changesets (or parts) waiting for Automerge dependencies: for diagnostics, and for sync to ask peers for what is missing. */
   held(): HeldChangeset[] {
     return [...this.#held.values()];
   }
 
-  /** Log entries after position `after` (exclusive), oldest first. */
-  async readLog(after: number, limit = 1_000): Promise<LogEntry[]> {
-    this.#checkOpen();
+  /**
+   * Log entries after position `after` (exclusive), oldest first, at most `limit`: how a peer
+   * streams its log from a remote's cursor. Positions start at 1 and have no gaps.
+   */
+  readLog(after: number, limit = 1_000): Promise<LogEntry[]> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#track(this.#readLog(after, limit));
+  }
+
+  async #readLog(after: number, limit: number): Promise<LogEntry[]> {
     const entries = await this.#storage.getRange(keys.logPrefix, { after: keys.log(after)[1] as string, limit });
     return entries.map((e) => decode<LogEntry>(e.value));
   }
 
-  /** Rebuilds the changeset of a log entry with its Automerge bytes, optionally only some parts. */
-  async changesetFor(entry: LogEntry, only?: (key: DocKey) => boolean): Promise<Changeset> {
-    this.#checkOpen();
+  /**
+   * Rebuilds the changeset of a log entry with its Automerge bytes — the log keeps only hashes;
+   * the bytes live in the documents, compacted or not. `only` keeps the parts a subscriber may
+   * receive; the manifest stays whole so the receiver knows what it was not sent.
+   */
+  changesetFor(entry: LogEntry, only?: (key: DocKey) => boolean): Promise<Changeset> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#track(this.#changesetFor(entry, only));
+  }
+
+  async #changesetFor(entry: LogEntry, only?: (key: DocKey) => boolean): Promise<Changeset> {
     const parts: ChangesetPart[] = [];
     for (const part of entry.parts) {
       if (only && !only(part.key)) continue;
@@ -378,7 +496,60 @@ export class Store {
     return headerOf(entry, parts);
   }
 
-  /** The Automerge heads of a document, or `undefined` if the store has never seen it. */
+  /** Log entries that hold (parts of) a transaction, oldest first. */
+  async entriesFor(id: TxId): Promise<LogEntry[]> {
+    this.#checkOpen();
+    const index = await this.#storage.get(keys.tx(id));
+    if (!index) return [];
+    const out: LogEntry[] = [];
+    for (const pos of decode<number[]>(index)) {
+      const bytes = await this.#storage.get(keys.log(pos));
+      if (bytes) out.push(decode<LogEntry>(bytes));
+    }
+    return out;
+  }
+
+  /**
+   * The value subscriptions are evaluated against: the document, or for a tombstone the value
+   * it had while alive (so a delete reaches those who subscribed to the document).
+   */
+  selectionValue(collection: string, id: string): Doc | undefined {
+    const state = this.#committed.get(collection, id);
+    return state?.doc ?? state?.lastLive;
+  }
+
+  /** Whether the store holds any state (a live document or a tombstone) for a document. */
+  has(collection: string, id: string): boolean {
+    return this.#committed.get(collection, id) !== undefined;
+  }
+
+  /** Every document key of a collection the store holds (live or tombstone). */
+  keysOf(collection: string): DocKey[] {
+    return [...this.#committed.scan(collection)].map((s) => s.key);
+  }
+
+  /** Collections the store holds documents of. */
+  collections(): string[] {
+    return this.#committed.collectionNames();
+  }
+
+  /** Reads replication state (a cursor, say) persisted under `name`. */
+  async readSyncState<T>(name: string): Promise<T | undefined> {
+    this.#checkOpen();
+    const bytes = await this.#storage.get(keys.sync(name));
+    return bytes ? decode<T>(bytes) : undefined;
+  }
+
+  /** Persists replication state under `name`. */
+  async writeSyncState(name: string, value: unknown): Promise<void> {
+    this.#checkOpen();
+    await this.#storage.write({ put: [{ key: keys.sync(name), value: encode(value) }] });
+  }
+
+  /**
+   * The Automerge heads of a document (tombstones included), or `undefined` if the store has
+   * never seen it: a cheap way to tell whether two peers hold the same version.
+   */
   heads(collection: string, id: string): readonly string[] | undefined {
     return (this.#committed.get(collection, id))?.heads;
   }
@@ -389,7 +560,10 @@ export class Store {
    */
   refresh(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return this.#track(this.#exclusiveLocal('refresh', () => this.#catchUpWithStorage()));
+    const deadlock = this.#deadlock('store.refresh()');
+    if (deadlock) return Promise.reject(deadlock);
+    // Under the shared lock too, so no other instance is half-way through a commit.
+    return this.#track(this.#exclusive('refresh', () => (this.#sharedLock ? Promise.resolve() : this.#catchUpWithStorage())));
   }
 
   // ---- closing -----------------------------------------------------------------------------
@@ -399,6 +573,8 @@ export class Store {
    * queries and closes the storage. Idempotent.
    */
   close(): Promise<void> {
+    const deadlock = this.#closing ? undefined : this.#deadlock('store.close()');
+    if (deadlock) return Promise.reject(deadlock);
     this.#closing ??= (async () => {
       this.#closed = true;
       while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
@@ -479,15 +655,6 @@ export class Store {
     }
   }
 
-  async #exclusiveLocal<T>(hint: string, fn: () => Promise<T>): Promise<T> {
-    const release = await this.#queue.acquire(hint);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-
   // ---- internals: committing -----------------------------------------------------------------
 
   async #commit(writes: readonly Pending[], hint: string | undefined): Promise<void> {
@@ -502,6 +669,7 @@ export class Store {
     const logParts: LogPart[] = [];
     const states: DocState[] = [];
     const changed: DocKey[] = [];
+    const previous = new Map<DocKey, Doc | undefined>();
     try {
       for (const w of writes) {
         const key = docKey(w.collection, w.id);
@@ -510,7 +678,8 @@ export class Store {
         changed.push(key);
         const local = am.commitJson(current?.doc ? valueOf(current.doc) : undefined, w.doc ? valueOf(w.doc) : undefined, w.counters, time);
         if (local === undefined) continue;
-        states.push(this.#persistDoc(am, w.collection, w.id, key, w.doc, [local.hash], current?.chunks ?? 0, local.change, puts, deletes));
+        previous.set(key, current?.doc);
+        states.push(this.#persistDoc(am, w.collection, w.id, key, w.doc, [local.hash], current, local.change, puts, deletes));
         parts.push(w.doc === undefined ? { key, changes: [local.change], deleted: true } : { key, changes: [local.change] });
         logParts.push(w.doc === undefined ? { key, hashes: [local.hash], deleted: true } : { key, hashes: [local.hash] });
       }
@@ -526,7 +695,7 @@ export class Store {
       this.#head = pos;
       this.#seq = seq;
       this.#committed.publish(states);
-      this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, parts), source: 'local', keys: entry.manifest }]);
+      this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, parts), source: 'local', keys: entry.manifest, previous }]);
     } catch (err) {
       // The Automerge states hold changes that never became durable: drop them; they reload.
       for (const key of changed) this.#evict(key);
@@ -544,12 +713,12 @@ export class Store {
     key: DocKey,
     doc: Doc | undefined,
     heads: readonly string[],
-    chunks: number,
+    current: DocState | undefined,
     bytes: Uint8Array,
     puts: StorageEntry[],
     deletes: StorageKey[],
   ): DocState {
-    let n = chunks;
+    let n = current?.chunks ?? 0;
     if (n + 1 > COMPACT_AFTER_CHUNKS) {
       puts.push({ key: keys.chunk(collection, id, 0), value: am.save() });
       for (let i = 1; i < n; i++) deletes.push(keys.chunk(collection, id, i));
@@ -558,12 +727,13 @@ export class Store {
       puts.push({ key: keys.chunk(collection, id, n), value: bytes });
       n += 1;
     }
-    const record: DocRecord = { v: doc ? valueOf(doc) : null, h: heads, n };
+    const lastLive = doc === undefined ? (current?.doc ?? current?.lastLive) : undefined;
+    const record: DocRecord = lastLive === undefined ? { v: doc ? valueOf(doc) : null, h: heads, n } : { v: null, h: heads, n, l: valueOf(lastLive) };
     puts.push({ key: keys.doc(collection, id), value: encode(record) });
-    return { key, collection, id, doc, heads, chunks: n };
+    return lastLive === undefined ? { key, collection, id, doc, heads, chunks: n } : { key, collection, id, doc, heads, chunks: n, lastLive };
   }
 
-  async #apply(cs: CheckedChangeset, whole: boolean, fromHeld: boolean): Promise<ApplyResult> {
+  async #apply(cs: CheckedChangeset, whole: boolean, fromHeld: boolean, from: PeerId | undefined): Promise<ApplyResult> {
     const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
     const held: ChangesetPart[] = [];
     const skipped: DocKey[] = [];
@@ -601,6 +771,7 @@ export class Store {
     const deletes: StorageKey[] = [];
     const states: DocState[] = [];
     const mutated: DocKey[] = [];
+    const previous = new Map<DocKey, Doc | undefined>();
     let heldEntry: HeldChangeset | undefined;
     try {
       const logParts: LogPart[] = [];
@@ -613,13 +784,15 @@ export class Store {
         }
         const value = r.am.toJson();
         const doc = value === undefined ? undefined : makeDoc(r.id, value);
-        states.push(this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current?.chunks ?? 0, concat(r.bytes), puts, deletes));
+        previous.set(r.key, r.current?.doc);
+        states.push(this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current, concat(r.bytes), puts, deletes));
         logParts.push(r.deleted ? { key: r.key, hashes: r.hashes, deleted: true } : { key: r.key, hashes: r.hashes });
       }
       // What stays held: the parts held now, plus, when re-trying an earlier hold, nothing else.
       if (held.length > 0) {
         const merged = fromHeld ? held : mergeParts(previouslyHeld?.changeset.parts ?? [], held);
-        heldEntry = { changeset: { ...cs.changeset, parts: merged }, whole: whole || previouslyHeld?.whole === true };
+        const heldFrom = from ?? previouslyHeld?.from;
+        heldEntry = { changeset: { ...cs.changeset, parts: merged }, whole: whole || previouslyHeld?.whole === true, ...(heldFrom === undefined ? {} : { from: heldFrom }) };
         puts.push({ key: keys.held(cs.changeset.id), value: encode(heldEntry) });
       } else if (previouslyHeld) {
         deletes.push(keys.held(cs.changeset.id));
@@ -629,7 +802,7 @@ export class Store {
       if (ready.length > 0) {
         pos = this.#head + 1;
         const { id, origin, seq, time, hint, manifest } = cs.changeset;
-        entry = withHint({ pos, id, origin, seq, time, parts: logParts, manifest }, hint);
+        entry = withHint(from === undefined ? { pos, id, origin, seq, time, parts: logParts, manifest } : { pos, id, origin, seq, time, parts: logParts, manifest, from }, hint);
         const previous = await this.#storage.get(keys.tx(id));
         puts.push(
           { key: keys.log(pos), value: encode(entry) },
@@ -644,7 +817,7 @@ export class Store {
         this.#head = pos;
         this.#committed.publish(states);
         const appliedParts = cs.changeset.parts.filter((p) => ready.some((r) => r.key === p.key));
-        this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, appliedParts), source: 'remote', keys: entry.parts.map((p) => p.key) }]);
+        this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, appliedParts), source: 'remote', keys: entry.parts.map((p) => p.key), previous }]);
       }
       const status = ready.length === 0 ? 'held' : held.length > 0 ? 'partial' : 'applied';
       return { status, position: pos, applied: ready.map((r) => r.key), held: heldKeys, skipped };
@@ -661,7 +834,7 @@ export class Store {
     for (let progress = true; progress && this.#held.size > 0; ) {
       progress = false;
       for (const [id, entry] of [...this.#held]) {
-        const result = await this.#apply(checkChangeset(entry.changeset), entry.whole, true);
+        const result = await this.#apply(checkChangeset(entry.changeset), entry.whole, true, entry.from);
         if (result.applied.length > 0 || !this.#held.has(id)) progress = true;
       }
     }
@@ -701,7 +874,7 @@ export class Store {
     for (const { key, value } of await this.#storage.getRange(keys.docPrefix)) {
       const [, collection, id] = key as [string, string, string];
       const record = decode<DocRecord>(value);
-      states.push({ key: docKey(collection, id), collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n });
+      states.push(stateFromRecord(collection, id, record));
     }
     this.#committed.publish(states);
     await this.#loadHeld();
@@ -720,7 +893,7 @@ export class Store {
     if (head <= this.#head) return;
     const entries: LogEntry[] = [];
     for (let after = this.#head; after < head; ) {
-      const batch = await this.readLog(after, 1_000);
+      const batch = await this.#readLog(after, 1_000);
       if (batch.length === 0) break;
       entries.push(...batch);
       after = (batch[batch.length - 1] as LogEntry).pos;
@@ -732,7 +905,7 @@ export class Store {
       const bytes = await this.#storage.get(keys.doc(collection, id));
       if (!bytes) continue;
       const record = decode<DocRecord>(bytes);
-      states.push({ key, collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n });
+      states.push(stateFromRecord(collection, id, record));
       this.#evict(key);
     }
     const seqBytes = await this.#storage.get(keys.seq);
@@ -742,7 +915,7 @@ export class Store {
     this.#committed.publish(states);
     this.#afterCommit(
       states,
-      entries.map((entry) => ({ position: entry.pos, entry, changeset: undefined, source: 'storage' as const, keys: entry.parts.map((p) => p.key) })),
+      entries.map((entry) => ({ position: entry.pos, entry, changeset: undefined, source: 'storage' as const, keys: entry.parts.map((p) => p.key), previous: new Map() })),
     );
   }
 
@@ -793,7 +966,7 @@ export class Store {
   }
 }
 
-/** Opens a {@link Store}. */
+/** Opens a {@link Store}: the same as {@link Store.open}, for code that prefers a plain function. */
 export function openStore(options: StoreOptions = {}): Promise<Store> {
   return Store.open(options);
 }
@@ -831,6 +1004,11 @@ function checkChangeset(input: unknown): CheckedChangeset {
     return { part, metas };
   });
   return { changeset, parts };
+}
+
+function stateFromRecord(collection: string, id: string, record: DocRecord): DocState {
+  const state: DocState = { key: docKey(collection, id), collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n };
+  return record.l === undefined ? state : { ...state, lastLive: makeDoc(id, record.l) };
 }
 
 function headerOf(entry: LogEntry, parts: ChangesetPart[]): Changeset {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  Counter,
   DocumentExistsError,
   DocumentNotFoundError,
   InvalidDocumentError,
@@ -351,6 +352,50 @@ describe('misuse gets typed errors, never a hang', () => {
     await store.transaction(async (tx) => {
       await expect(tx.update('items', 'a', (async () => {}) as never)).rejects.toThrow(/must be synchronous/);
     });
+  });
+});
+
+describe('fixes found in review', () => {
+  it('a throwing tx.observe callback does not undo the write it observed', async () => {
+    store = await openTestStore();
+    await store.transaction(async (tx) => {
+      tx.observe({ collection: 'items' }, (docs) => {
+        if (docs.length > 0) throw new Error('observer bug');
+      });
+      await expect(tx.insert('items', { _id: 'a' })).resolves.toEqual({ _id: 'a' });
+    });
+    expect(await store.get('items', 'a')).toEqual({ _id: 'a' });
+  });
+
+  it('a nested transaction that failed and was never awaited fails the commit', async () => {
+    store = await openTestStore();
+    const attempt = store.transaction(async (tx) => {
+      // eslint-disable-next-line @typescript-eslint/no-floating-promises -- the bug under test
+      tx.transaction(() => {
+        throw new Error('nested failure');
+      });
+      await new Promise<void>((r) => setImmediate(r));
+      await tx.insert('items', { _id: 'outer' });
+    });
+    await expect(attempt).rejects.toBeInstanceOf(UnawaitedOperationError);
+    expect(await store.get('items', 'outer')).toBeUndefined();
+  });
+
+  it('counters take whole numbers only', async () => {
+    store = await openTestStore();
+    await store.insert('pages', { _id: 'p', views: new Counter(1) });
+    await expect(store.update('pages', 'p', (d) => void (d['views'] = 1.5))).rejects.toThrow(/whole numbers/);
+    expect(() => new Counter(0.5)).toThrow(/safe integer/);
+    expect((await store.get('pages', 'p'))?.['views']).toBe(1);
+  });
+
+  it.runIf(tracksAsyncContext)('refresh() and close() inside a read-write block are refused instead of hanging', async () => {
+    store = await openTestStore();
+    await store.transaction(async () => {
+      await expect(store.refresh()).rejects.toBeInstanceOf(TransactionDeadlockError);
+      await expect(store.close()).rejects.toBeInstanceOf(TransactionDeadlockError);
+    });
+    expect(store.closed).toBe(false);
   });
 });
 

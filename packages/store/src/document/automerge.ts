@@ -1,5 +1,6 @@
 import * as A from '@automerge/automerge';
 import { assert, jsonEqual, type JsonObject, type JsonValue } from '@atoll/protocol';
+import { InvalidDocumentError } from '../errors.js';
 import { isPlainObject, type FieldPath } from './json.js';
 
 /**
@@ -160,10 +161,12 @@ function patchProp(h: Handle, obj: ObjId, prop: Prop, pv: JsonValue | undefined,
   if (had && !isNewCounter && jsonEqual(pv, nv)) return;
   const existing = had ? h.getWithType(obj, prop) : null;
   if (isNewCounter) {
+    if (!Number.isSafeInteger(nv)) throw new InvalidDocumentError(`a counter holds whole numbers, got ${nv}`, path.join('.'));
     h.put(obj, prop, nv, 'counter');
   } else if (typeof nv === 'number' && existing?.[0] === 'counter' && typeof pv === 'number') {
     // A counter field moved from pv to nv: record the difference as an increment, so that
     // concurrent increments on other peers add up.
+    if (!Number.isSafeInteger(nv)) throw new InvalidDocumentError(`a counter holds whole numbers, got ${nv}`, path.join('.'));
     h.increment(obj, prop, nv - pv);
   } else if (isPlainObject(nv) && isPlainObject(pv) && existing?.[0] === 'map') {
     patchMap(h, existing[1], pv, nv, path, counters);

@@ -10,12 +10,19 @@ import { InvalidDocumentError } from '../errors.js';
  * await tx.insert('pages', { _id: 'home', visits: new Counter(0) });
  */
 export class Counter {
+  /**
+   * @param value - The counter's starting value, a safe integer (increments are whole numbers
+   *   in Automerge); anything else throws `InvalidDocumentError`.
+   */
   constructor(readonly value: number = 0) {
     if (!Number.isSafeInteger(value)) throw new InvalidDocumentError(`a Counter holds a safe integer, got ${value}`);
   }
 }
 
-/** A document as read from the store: its JSON value with its `_id`. Frozen. */
+/**
+ * A document as read from the store: its JSON value with its `_id`. Frozen all the way down, so
+ * a value handed to a caller or a live query can never change the store behind its back.
+ */
 export type Doc<T extends JsonObject = JsonObject> = Readonly<T> & { readonly _id: string };
 
 /** The fields Atoll keeps for itself inside documents. */

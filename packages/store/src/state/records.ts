@@ -11,6 +11,8 @@ import type { StorageKey } from '../storage/adapter.js';
  * ['meta', 'peer']            PeerId of this store (all tabs of a profile share it)
  * ['meta', 'head']            last log position
  * ['meta', 'seq']             last local commit counter
+ * ['meta', 'log']             id of this log's incarnation (cursors into it hold only for it)
+ * ['sync', name]              replication state (cursors per remote peer)
  * ['doc', collection, id]     DocRecord
  * ['am', collection, id, n]   Automerge bytes: chunk n (a full save or one change)
  * ['log', position]           LogEntry (position zero-padded to sort)
@@ -22,6 +24,8 @@ export const keys = {
   peer: ['meta', 'peer'] as StorageKey,
   head: ['meta', 'head'] as StorageKey,
   seq: ['meta', 'seq'] as StorageKey,
+  logId: ['meta', 'log'] as StorageKey,
+  sync: (name: string): StorageKey => ['sync', name],
   docPrefix: ['doc'] as StorageKey,
   doc: (collection: string, id: string): StorageKey => ['doc', collection, id],
   chunkPrefix: (collection: string, id: string): StorageKey => ['am', collection, id],
@@ -46,26 +50,40 @@ export interface DocRecord {
   readonly h: readonly string[];
   /** Number of Automerge chunks stored under ['am', collection, id]. */
   readonly n: number;
+  /** For a tombstone: the last value it had while alive (subscriptions select tombstones by it). */
+  readonly l?: JsonObject;
 }
 
 /** One document's share of a logged transaction. */
 export interface LogPart {
+  /** The document. */
   readonly key: DocKey;
   /** Hashes of the Automerge changes it applied; the bytes live in the document. */
   readonly hashes: readonly string[];
+  /** Set when the transaction deleted the document. */
   readonly deleted?: true;
 }
 
 /** One entry of the append-only log: a transaction (or the part of one) this store applied. */
 export interface LogEntry {
+  /** Its position in this store's log: 1, 2, 3 … without gaps. */
   readonly pos: number;
+  /** The transaction's id, `origin:seq`, the same on every peer. */
   readonly id: TxId;
+  /** The peer that committed the transaction. */
   readonly origin: PeerId;
+  /** The origin's commit counter. */
   readonly seq: number;
+  /** Commit time at the origin, ms since the epoch; informational only. */
   readonly time: number;
+  /** The transaction's hint, if it had one (at most 256 characters). */
   readonly hint?: string;
+  /** The documents this entry applied. A transaction applied in steps has one entry per step. */
   readonly parts: readonly LogPart[];
+  /** Every document the transaction wrote, whether or not this store holds it. */
   readonly manifest: readonly DocKey[];
+  /** The peer this store received the transaction from (absent for local commits). */
+  readonly from?: PeerId;
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });

@@ -9,13 +9,17 @@ export type StorageKey = readonly string[];
 
 /** One stored value. */
 export interface StorageEntry {
+  /** Where the value is stored. */
   readonly key: StorageKey;
+  /** The bytes; adapters copy them, so neither side's later changes leak to the other. */
   readonly value: Uint8Array;
 }
 
 /** What one atomic write does: puts, then deletes, all or nothing. */
 export interface StorageBatch {
+  /** Entries to write, replacing any value at their keys. */
   readonly put?: readonly StorageEntry[];
+  /** Keys to remove (a missing key is not an error). Applied after the puts. */
   readonly delete?: readonly StorageKey[];
 }
 

@@ -21,6 +21,7 @@ export class MemoryStorageAdapter implements StorageAdapter {
   readonly #data: Map<string, StorageEntry>;
   #closed = false;
 
+  /** @param data - The backing map; omit it for empty storage (share data through {@link MemoryStorageAdapter.reopen}). */
   constructor(data: Map<string, StorageEntry> = new Map()) {
     this.#data = data;
   }
@@ -30,12 +31,14 @@ export class MemoryStorageAdapter implements StorageAdapter {
     return new MemoryStorageAdapter(this.#data);
   }
 
+  /** See {@link StorageAdapter.get}. Returns a copy, so the caller may keep or change it. */
   async get(key: StorageKey): Promise<Uint8Array | undefined> {
     this.#checkOpen();
     checkStorageKey(key);
     return this.#data.get(encode(key))?.value.slice();
   }
 
+  /** See {@link StorageAdapter.getRange}. A scan of everything: fine for tests, not for big data. */
   async getRange(prefix: StorageKey, options: RangeOptions = {}): Promise<StorageEntry[]> {
     this.#checkOpen();
     checkStorageKey(prefix);
@@ -53,6 +56,11 @@ export class MemoryStorageAdapter implements StorageAdapter {
     return options.limit === undefined ? out : out.slice(0, options.limit);
   }
 
+  /**
+   * See {@link StorageAdapter.write}. The whole batch is checked before anything is applied, so
+   * a bad batch leaves nothing behind. "Durable" here means only: visible to later reads and
+   * to {@link MemoryStorageAdapter.reopen} handles in this process.
+   */
   async write(batch: StorageBatch): Promise<void> {
     this.#checkOpen();
     checkStorageBatch(batch);
@@ -60,6 +68,7 @@ export class MemoryStorageAdapter implements StorageAdapter {
     for (const key of batch.delete ?? []) this.#data.delete(encode(key));
   }
 
+  /** See {@link StorageAdapter.close}. Only this handle closes; the data stays for {@link MemoryStorageAdapter.reopen}. */
   async close(): Promise<void> {
     this.#closed = true;
   }

@@ -7,29 +7,40 @@ import type { ReadView } from '../state/committed.js';
 import { asyncOp, runOp, type OpPromise } from './op-promise.js';
 import { TxScope, type Pending } from './scope.js';
 
-/** What describes a running transaction (for logs and diagnostics). */
+/** What describes a running transaction (for logs and diagnostics), as Ditto's transaction info does. */
 export interface TransactionInfo {
-  /** Unique within the store instance. */
+  /**
+   * Unique within this JavaScript realm (process or tab), for correlating log lines. Not the
+   * replicated transaction id, which is assigned at commit (`CommitEvent.entry.id`).
+   */
   readonly id: string;
   /** The hint given to `store.transaction`, naming the transaction in logs. */
   readonly hint: string | undefined;
+  /** Whether the transaction reads a snapshot and refuses writes. */
   readonly readOnly: boolean;
-  /** `Date.now()` when the block started. */
+  /** `Date.now()` when the block started (after any wait for the write lock). */
   readonly startedAt: number;
 }
 
 /** Options of `store.transaction`. */
 export interface TransactionOptions {
-  /** A name for the transaction in logs, watchdog reports and replicated changesets. */
+  /**
+   * A name for the transaction in logs, watchdog reports and replicated changesets (cut to 256
+   * characters). Other peers see it: keep secrets out.
+   */
   readonly hint?: string;
   /** Read from a snapshot, concurrently with the writer; any write throws `ReadOnlyTransactionError`. */
   readonly readOnly?: boolean;
 }
 
-/** A document value as given to `insert` and `upsert`: JSON, with an optional `_id`. */
+/**
+ * A document value as given to `insert` and `upsert`: JSON (plus `Counter`s), with an optional
+ * `_id`. Loosely typed on purpose — the value is checked at run time, which also catches what
+ * the type system cannot (`NaN`, a `Date`, the reserved `_deleted`).
+ */
 export type DocInput = { readonly _id?: string } & { readonly [key: string]: unknown };
 
-/** A mutable copy of a document handed to an `update` function. */
+/** A mutable deep copy of a document handed to an `update` function; editing it changes nothing until the function returns. */
 export type Draft = { _id: string; [key: string]: unknown };
 
 /**
@@ -38,6 +49,7 @@ export type Draft = { _id: string; [key: string]: unknown };
  * (and is caught) leaves no trace and the transaction can go on.
  */
 export interface Transaction {
+  /** Id, hint, read-only flag and start time of this transaction, for logs. */
   readonly info: TransactionInfo;
   /** The document, or `undefined` if it does not exist or is deleted. */
   get<T extends JsonObject = JsonObject>(collection: string, id: string): Promise<Doc<T> | undefined>;
@@ -60,12 +72,35 @@ export interface Transaction {
   /**
    * A nested transaction (a savepoint): it sees this transaction's state; its writes become
    * part of this transaction only if its block completes; if it throws, they vanish and the
-   * error is rethrown here, where it may be caught.
+   * error is rethrown here, where it may be caught. While it runs, this `tx` is unusable
+   * (`NestedTransactionActiveError`).
+   *
+   * @example
+   * await store.transaction(async (tx) => {
+   *   await tx.insert('categories', { _id: 'first' });
+   *   try {
+   *     await tx.transaction(async (inner) => {
+   *       await inner.insert('categories', { _id: 'second' });
+   *       throw new Error('abort'); // 'second' vanishes; 'first' stays
+   *     });
+   *   } catch {
+   *     // caught: the outer transaction goes on and commits 'first'
+   *   }
+   * });
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options?: { readonly hint?: string }): Promise<T>;
   /**
    * Watches a query inside this transaction: emits now, then after each write of this
-   * transaction that changes the result; stops when the transaction ends.
+   * transaction that changes the result; stops when the transaction ends. Callbacks run
+   * synchronously inside the write that triggers them. Returns the function that stops it.
+   *
+   * @example
+   * await store.transaction(async (tx) => {
+   *   let open = 0;
+   *   tx.observe({ collection: 'todos', where: { done: false } }, (docs) => { open = docs.length; });
+   *   await tx.insert('todos', { title: 'write docs', done: false }); // `open` is already updated
+   *   if (open > 100) throw new Error('too many open todos');
+   * });
    */
   observe(query: Query, callback: ObserveCallback): () => void;
   /**
@@ -213,7 +248,9 @@ export class TxImpl implements Transaction {
         this.#nested = undefined;
       }
     })();
-    return asyncOp(what, run);
+    const op = asyncOp(what, run);
+    this.#ops.push(op);
+    return op;
   }
 
   observe(query: Query, callback: ObserveCallback): () => void {
@@ -223,6 +260,7 @@ export class TxImpl implements Transaction {
     const observer: TxObserver = { q: prepared, callback, last: runQuery(this.#view, prepared) };
     this.#observers.push(observer);
     callback(observer.last);
+
     return () => {
       this.#observers = this.#observers.filter((o) => o !== observer);
     };
@@ -304,7 +342,11 @@ export class TxImpl implements Transaction {
       const next = runQuery(this.#view, o.q);
       if (next.length === o.last.length && next.every((d, i) => d === o.last[i])) continue;
       o.last = next;
-      o.callback(next);
+      try {
+        o.callback(next);
+      } catch {
+        // An observer's failure is its own: the write it observed stands (each operation is atomic).
+      }
     }
   }
 }

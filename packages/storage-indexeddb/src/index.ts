@@ -1,0 +1,6 @@
+export {
+  IndexedDbStorageAdapter,
+  type IndexedDbDurability,
+  type IndexedDbStorageOptions,
+} from './adapter.js';
+export { IndexedDbBlockedError, IndexedDbTerminatedError, IndexedDbVersionChangeError } from './errors.js';

@@ -1,0 +1,586 @@
+import {
+  ErrorKind,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  buildDelivery,
+  checkReceive,
+  checkSend,
+  checkWelcomeVersion,
+  closedState,
+  decodeMessage,
+  encodeMessage,
+  initialConnectionState,
+  negotiateVersion,
+  toErrorMessage,
+  unreachable,
+  type Changeset,
+  type ConnectionSide,
+  type ConnectionState,
+  type DeliveryMessage,
+  type DeliveryVia,
+  type DocKey,
+  type ErrorMessage,
+  type HelloMessage,
+  type LogId,
+  type Message,
+  type PeerId,
+  type PeerRole,
+  type ShipDecision,
+  type Subscription,
+  type TxId,
+} from '@atoll/protocol';
+import { InvalidChangesetError, type Doc, type LogEntry } from '@atoll/store';
+import type { PeerInternals } from './peer.js';
+import { newlySelected, selects, subscriptionsKey } from './subscriptions.js';
+import type { CloseInfo, Transport } from './transport/transport.js';
+
+/** What a connection knows of the peer at its other end, once the handshake is done. */
+export interface RemotePeer {
+  readonly peerId: PeerId;
+  readonly role: PeerRole;
+  readonly logId: LogId;
+  readonly maxBytes: number;
+}
+
+/** What a remote peer may read and write, decided when it authenticates. */
+export interface PeerPolicy {
+  /** May the remote receive this document (and see its key in manifests)? */
+  canRead(key: DocKey): boolean;
+  /** May the remote write it? A changeset that writes one it may not is rejected whole. */
+  canWrite(key: DocKey): boolean;
+}
+
+/** Allows everything. */
+export const OPEN_POLICY: PeerPolicy = { canRead: () => true, canWrite: () => true };
+
+/** The cursor a peer keeps per remote: how far into the remote's log it holds everything it selects. */
+interface Cursor {
+  readonly logId: string;
+  readonly pos: number;
+  /** The subscription set the cursor was reached with: a different set starts over from 0. */
+  readonly subs: string;
+}
+
+interface Backfill {
+  readonly keys: Set<DocKey>;
+  readonly upTo: number;
+  readonly subscribes: number;
+  next: number;
+}
+
+const CLOSE_CODES: Partial<Record<string, number>> = {
+  auth: 4401,
+  forbidden: 4403,
+  version: 4426,
+  'rate-limited': 4429,
+  'too-large': 1009,
+  malformed: 4400,
+  protocol: 4400,
+  internal: 1011,
+};
+
+/**
+ * One connection to one remote peer, from handshake to close. Both sides replicate both ways:
+ * each sends its subscriptions and a `sync` from its cursor, and ships what the other's
+ * subscriptions select. See docs/protocol.md for the message flow.
+ */
+export class Connection {
+  readonly side: ConnectionSide;
+  #state: ConnectionState;
+  #remote: RemotePeer | undefined;
+  #policy: PeerPolicy = OPEN_POLICY;
+  readonly #peer: PeerInternals;
+  readonly #transport: Transport;
+  #closed = false;
+  readonly #closedPromise: Promise<CloseInfo>;
+  #resolveClosed!: (info: CloseInfo) => void;
+  #opened = false;
+  readonly #openedPromise: Promise<void>;
+  #resolveOpened!: () => void;
+  #rejectOpened!: (err: Error) => void;
+  #lastReceived = Date.now();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #nonce = 0;
+  // Outbound: what this side ships to the remote.
+  #remoteSubs: Subscription[] = [];
+  #subscribesReceived = 0;
+  #subscribesCovered = 0;
+  #nextPos = 1;
+  #lastCaughtUp = -1;
+  #streaming = false;
+  #pumping = false;
+  #pumpAgain = false;
+  readonly #inflight: number[] = [];
+  #inflightBytes = 0;
+  #acked = 0;
+  readonly #backfills: Backfill[] = [];
+  // Inbound: what this side receives and applies.
+  #applying: Promise<void> = Promise.resolve();
+  #processed = 0;
+  #cursorPos = 0;
+  #cursorDirty = 0;
+  #subsSent: string[] = [];
+
+  constructor(peer: PeerInternals, transport: Transport, side: ConnectionSide) {
+    this.#peer = peer;
+    this.#transport = transport;
+    this.side = side;
+    this.#state = initialConnectionState(side);
+    this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#openedPromise = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.#openedPromise.catch(() => {});
+    transport.onMessage((bytes) => this.#receive(bytes));
+    transport.onClose((info) => this.#onTransportClosed(info));
+    const { keepAliveMs, idleTimeoutMs, handshakeTimeoutMs } = peer.options;
+    const started = Date.now();
+    this.#timer = setInterval(() => this.#tick(started, keepAliveMs, idleTimeoutMs, handshakeTimeoutMs), Math.max(10, Math.min(keepAliveMs, idleTimeoutMs, handshakeTimeoutMs) / 4));
+    (this.#timer as { unref?: () => void }).unref?.();
+    if (side === 'dialer') {
+      const hello: HelloMessage = {
+        type: 'hello',
+        versions: [...SUPPORTED_PROTOCOL_VERSIONS],
+        peerId: peer.store.peerId,
+        role: peer.options.role,
+        logId: peer.store.logId as LogId,
+        maxBytes: peer.options.maxMessageBytes,
+      };
+      if (peer.options.token !== undefined) hello.token = peer.options.token;
+      this.#send(hello);
+    }
+  }
+
+  /** The peer at the other end, once the handshake is done. */
+  get remote(): RemotePeer | undefined {
+    return this.#remote;
+  }
+
+  /** Resolves once the handshake is done; rejects if the connection closes before. */
+  get opened(): Promise<void> {
+    return this.#openedPromise;
+  }
+
+  /** Resolves when the connection has closed, with why. */
+  get closedInfo(): Promise<CloseInfo> {
+    return this.#closedPromise;
+  }
+
+  get isOpen(): boolean {
+    return this.#opened && !this.#closed;
+  }
+
+  /** Unacknowledged delivery bytes in flight to the remote (bounded by the window). */
+  get inflightBytes(): number {
+    return this.#inflightBytes;
+  }
+
+  /** Closes the connection. */
+  close(code = 1000, reason = 'closed'): void {
+    if (this.#closed) return;
+    this.#transport.close(code, reason);
+    this.#onTransportClosed({ code, reason, local: true });
+  }
+
+  /** Sends the local subscription set (the peer calls this when it changes). */
+  sendSubscriptions(subs: readonly Subscription[]): void {
+    if (!this.isOpen) return;
+    this.#subsSent.push(subscriptionsKey(subs));
+    this.#send({ type: 'subscribe', subs: [...subs] });
+  }
+
+  /** A commit was made locally or applied: ship it if the remote selects it. */
+  wake(): void {
+    if (this.#streaming) void this.#pump();
+  }
+
+  /** Asks the remote for parts of a transaction. */
+  want(txId: TxId, keys: readonly DocKey[]): void {
+    if (this.isOpen && keys.length > 0) this.#send({ type: 'want', txId, keys: [...keys] });
+  }
+
+  // ---- receiving -----------------------------------------------------------------------
+
+  #receive(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#lastReceived = Date.now();
+    let msg: Message;
+    try {
+      msg = decodeMessage(bytes, { maxBytes: this.#peer.options.maxMessageBytes });
+      this.#state = checkReceive(this.#state, msg);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    this.#peer.events.emit('message-received', { connection: this, type: msg.type, bytes: bytes.byteLength });
+    try {
+      this.#handle(msg, bytes.byteLength);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #handle(msg: Message, size: number): void {
+    switch (msg.type) {
+      case 'hello':
+        void this.#accept(msg);
+        return;
+      case 'welcome':
+        this.#open({ peerId: msg.peerId, role: msg.role, logId: msg.logId, maxBytes: msg.maxBytes }, checkWelcomeVersion(msg.version));
+        return;
+      case 'error':
+        this.#peer.events.emit('error', { connection: this, direction: 'received', kind: msg.kind, message: msg.message });
+        if (msg.fatal) this.close(CLOSE_CODES[msg.kind] ?? 4400, `peer reported ${msg.kind}`);
+        return;
+      case 'subscribe':
+        this.#onSubscribe(msg.subs);
+        return;
+      case 'sync':
+        this.#nextPos = msg.since + 1;
+        this.#streaming = true;
+        void this.#pump();
+        return;
+      case 'caught-up':
+        this.#enqueue(() => this.#onCaughtUp(msg.pos, msg.subscribes));
+        return;
+      case 'delivery':
+        this.#enqueue(() => this.#onDelivery(msg, size));
+        return;
+      case 'ack':
+        while (this.#acked < msg.deliveries) {
+          this.#inflightBytes -= this.#inflight.shift() ?? 0;
+          this.#acked++;
+        }
+        void this.#pump();
+        return;
+      case 'want':
+        void this.#onWant(msg.txId, msg.keys).catch((err: unknown) => this.#fail(err));
+        return;
+      case 'unavailable':
+        this.#peer.events.emit('unavailable', { connection: this, txId: msg.txId, keys: msg.keys });
+        return;
+      case 'ping':
+        this.#send({ type: 'pong', nonce: msg.nonce });
+        return;
+      case 'pong':
+        return;
+      default:
+        unreachable(msg);
+    }
+  }
+
+  async #accept(hello: HelloMessage): Promise<void> {
+    try {
+      const version = negotiateVersion(hello.versions);
+      this.#policy = await this.#peer.authenticate(hello);
+      if (this.#closed) return;
+      this.#send({
+        type: 'welcome',
+        version,
+        peerId: this.#peer.store.peerId,
+        role: this.#peer.options.role,
+        logId: this.#peer.store.logId as LogId,
+        maxBytes: this.#peer.options.maxMessageBytes,
+      });
+      this.#open({ peerId: hello.peerId, role: hello.role, logId: hello.logId, maxBytes: hello.maxBytes }, version);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #open(remote: RemotePeer, version: number): void {
+    if (remote.peerId === this.#peer.store.peerId) {
+      this.#fail(new ProtocolError(ErrorKind.Protocol, 'connected to itself (same peer id on both ends)', { fatal: true }));
+      return;
+    }
+    this.#remote = remote;
+    this.#opened = true;
+    void version;
+    this.#resolveOpened();
+    this.#peer.events.emit('open', { connection: this });
+    void this.#startSync().catch((err: unknown) => this.#fail(err));
+  }
+
+  /**
+   * Subscribes and asks for the remote's log from the cursor. A cursor holds only for the
+   * remote's log incarnation and for the subscription set it was reached with: when the set
+   * changed since, the old set goes first, then `sync`, then the current set, so the remote
+   * back-fills just the documents the new set adds.
+   */
+  async #startSync(): Promise<void> {
+    const remote = this.#remote as RemotePeer;
+    const cursor = await this.#peer.store.readSyncState<Cursor>(`cursor/${remote.peerId}`);
+    if (!this.isOpen) return;
+    const current = this.#peer.subscriptions();
+    const valid = cursor !== undefined && cursor.logId === remote.logId && cursor.subs !== '';
+    if (valid && cursor.subs !== subscriptionsKey(current)) {
+      this.sendSubscriptions(JSON.parse(cursor.subs) as Subscription[]);
+      this.#cursorPos = cursor.pos;
+      this.#send({ type: 'sync', since: cursor.pos });
+      this.sendSubscriptions(current);
+      return;
+    }
+    this.sendSubscriptions(current);
+    this.#cursorPos = valid ? cursor.pos : 0;
+    this.#send({ type: 'sync', since: this.#cursorPos });
+  }
+
+  #onSubscribe(subs: Subscription[]): void {
+    const previous = this.#remoteSubs;
+    this.#remoteSubs = subs;
+    this.#subscribesReceived++;
+    if (this.#subscribesReceived === 1 && !this.#streaming) {
+      // The first set comes with the sync that follows: the catch-up covers it.
+      this.#subscribesCovered = 1;
+      return;
+    }
+    const keys = newlySelected(this.#peer.store, previous, subs);
+    if (keys.size === 0) this.#subscribesCovered = this.#subscribesReceived;
+    else this.#backfills.push({ keys, upTo: this.#peer.store.position, subscribes: this.#subscribesReceived, next: 1 });
+    void this.#pump();
+  }
+
+  #enqueue(job: () => Promise<void>): void {
+    this.#applying = this.#applying.then(job).catch((err: unknown) => this.#fail(err));
+  }
+
+  async #onDelivery(msg: DeliveryMessage, size: number): Promise<void> {
+    if (this.#closed) return;
+    const remote = this.#remote as RemotePeer;
+    const started = performance.now();
+    let status = 'empty';
+    const forbidden = msg.parts.find((p) => !this.#policy.canWrite(p.key));
+    if (forbidden) {
+      status = 'forbidden';
+      this.#sendError(new ProtocolError(ErrorKind.Forbidden, `transaction ${msg.tx.id} writes ${forbidden.key}, outside this peer's write permissions: it was rejected whole`, { fatal: false }), msg.tx.id);
+    } else if (msg.parts.length > 0) {
+      const changeset: Changeset = { ...msg.tx, parts: msg.parts, manifest: msg.manifest };
+      try {
+        const result = await this.#peer.receive(changeset, msg, this);
+        status = result.status;
+        // Parts held for missing Automerge dependencies: the document's earlier history never
+        // reached this peer (it started to match, or another peer forwarded only part of it).
+        // Ask the sender for it.
+        if (result.held.length > 0 && !this.#closed) this.want(msg.tx.id, result.held);
+      } catch (err) {
+        if (!(err instanceof InvalidChangesetError)) throw err;
+        status = 'invalid';
+        this.#sendError(new ProtocolError(ErrorKind.InvalidChange, err.message, { fatal: false }), msg.tx.id);
+      }
+    } else {
+      this.#peer.observeDelivery(msg, this);
+    }
+    if (this.#closed) return;
+    this.#processed++;
+    if (msg.via === 'log') {
+      this.#cursorPos = msg.pos;
+      if (++this.#cursorDirty >= 64) await this.#saveCursor(undefined);
+    }
+    this.#send({ type: 'ack', pos: this.#cursorPos, deliveries: this.#processed });
+    this.#peer.events.emit('delivery-received', { connection: this, bytes: size, status, applyMs: performance.now() - started, txId: msg.tx.id, origin: remote.peerId });
+  }
+
+  async #onCaughtUp(pos: number, subscribes: number): Promise<void> {
+    if (this.#closed) return;
+    this.#cursorPos = Math.max(this.#cursorPos, pos);
+    // The cursor goes with the newest subscription set the remote has finished back-filling.
+    await this.#saveCursor(subscribes > 0 ? this.#subsSent[subscribes - 1] : undefined);
+    this.#peer.events.emit('caught-up', { connection: this, pos });
+  }
+
+  async #saveCursor(subs: string | undefined): Promise<void> {
+    const remote = this.#remote as RemotePeer;
+    const name = `cursor/${remote.peerId}`;
+    const previous = subs === undefined ? await this.#peer.store.readSyncState<Cursor>(name) : undefined;
+    const keptSubs = subs ?? (previous?.logId === remote.logId ? previous.subs : '');
+    this.#cursorDirty = 0;
+    await this.#peer.store.writeSyncState(name, { logId: remote.logId, pos: this.#cursorPos, subs: keptSubs } satisfies Cursor);
+  }
+
+  /**
+   * Answers a `want`: the wanted parts of the transaction, preceded by the earlier history of
+   * those documents (so a peer that lacked their dependencies can apply them), or
+   * `unavailable` when this peer holds none of them.
+   */
+  async #onWant(txId: TxId, keys: readonly DocKey[]): Promise<void> {
+    const wanted = new Set(keys);
+    const store = this.#peer.store;
+    const entries = await store.entriesFor(txId);
+    const last = Math.max(0, ...entries.filter((e) => e.parts.some((p) => wanted.has(p.key))).map((e) => e.pos));
+    let sent = false;
+    for (let after = 0; after < last && !this.#closed; ) {
+      const batch = await store.readLog(after, 256);
+      if (batch.length === 0) break;
+      for (const entry of batch) {
+        after = entry.pos;
+        if (entry.pos > last) break;
+        if (!entry.parts.some((p) => wanted.has(p.key))) continue;
+        const delivery = await this.#deliveryFor(entry, 'want', (key) => wanted.has(key));
+        if (delivery && delivery.parts.length > 0) {
+          this.#sendDelivery(delivery);
+          sent = true;
+        }
+      }
+    }
+    if (!sent && this.isOpen) this.#send({ type: 'unavailable', txId, keys: [...keys] });
+  }
+
+  // ---- shipping ------------------------------------------------------------------------
+
+  #windowOpen(): boolean {
+    return this.#inflightBytes < this.#peer.options.windowBytes;
+  }
+
+  /** Ships back-fills, then the log from the cursor, while the window allows; then `caught-up`. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        if (!this.#streaming || this.#closed) break;
+        const store = this.#peer.store;
+        while (this.#backfills.length > 0 && this.#windowOpen() && !this.#closed) {
+          const job = this.#backfills[0] as Backfill;
+          const entries = job.next <= job.upTo ? await store.readLog(job.next - 1, 64) : [];
+          for (const entry of entries) {
+            if (entry.pos > job.upTo || !this.#windowOpen()) break;
+            job.next = entry.pos + 1;
+            if (!entry.parts.some((p) => job.keys.has(p.key))) continue;
+            const delivery = await this.#deliveryFor(entry, 'backfill');
+            if (delivery) this.#sendDelivery(delivery);
+          }
+          if (entries.length === 0 || job.next > job.upTo) {
+            this.#backfills.shift();
+            this.#subscribesCovered = job.subscribes;
+            this.#lastCaughtUp = -1;
+          }
+        }
+        while (this.#windowOpen() && this.#nextPos <= store.position && !this.#closed) {
+          const entries = await store.readLog(this.#nextPos - 1, 64);
+          if (entries.length === 0) break;
+          for (const entry of entries) {
+            if (!this.#windowOpen() || this.#closed) break;
+            this.#nextPos = entry.pos + 1;
+            const delivery = await this.#deliveryFor(entry, 'log');
+            if (delivery) this.#sendDelivery(delivery);
+          }
+        }
+        const pos = this.#nextPos - 1;
+        if (!this.#closed && this.#nextPos > store.position && this.#backfills.length === 0 && (pos > this.#lastCaughtUp || this.#lastCaughtUp < 0)) {
+          this.#lastCaughtUp = pos;
+          this.#send({ type: 'caught-up', pos, subscribes: this.#subscribesCovered });
+        }
+      } while (this.#pumpAgain && !this.#closed);
+    } catch (err) {
+      this.#fail(err);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** The delivery of a log entry for this remote, or undefined when it selects none of it. */
+  async #deliveryFor(entry: LogEntry, via: DeliveryVia, only?: (key: DocKey) => boolean): Promise<DeliveryMessage | undefined> {
+    const remote = this.#remote as RemotePeer;
+    if (via !== 'want' && (entry.origin === remote.peerId || entry.from === remote.peerId)) return undefined;
+    const recent = this.#peer.recent(entry.pos);
+    const previous: ReadonlyMap<DocKey, Doc | undefined> | undefined = recent?.previous;
+    const held = new Set(entry.parts.map((p) => p.key));
+    const decisions = new Map<DocKey, ShipDecision>();
+    let shipping = false;
+    for (const key of entry.manifest) {
+      let decision: ShipDecision;
+      if (!this.#policy.canRead(key)) decision = 'not-permitted';
+      else if (only ? !only(key) : !selects(this.#remoteSubs, this.#peer.store, key, previous?.get(key))) decision = 'not-subscribed';
+      else decision = 'ship';
+      if (decision === 'ship' && held.has(key)) shipping = true;
+      decisions.set(key, decision);
+    }
+    if (!shipping) return undefined;
+    const changeset =
+      recent?.changeset && recent.changeset.parts.length === entry.parts.length
+        ? recent.changeset
+        : await this.#peer.store.changesetFor(entry, (key) => decisions.get(key) === 'ship');
+    return buildDelivery({ ...changeset, manifest: [...entry.manifest] }, { via, pos: entry.pos, decide: (key) => decisions.get(key) ?? 'not-subscribed' });
+  }
+
+  #sendDelivery(delivery: DeliveryMessage): void {
+    if (!this.isOpen) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeMessage(delivery, { maxBytes: (this.#remote as RemotePeer).maxBytes, validate: false });
+    } catch (err) {
+      if (!(err instanceof ProtocolError) || err.kind !== ErrorKind.TooLarge) throw err;
+      // Too big for one frame of the receiver's: say so part by part instead of dropping it.
+      const omitted = [...delivery.omitted, ...delivery.parts.map((p) => ({ key: p.key, reason: 'too-large' as const }))];
+      // (delivery.manifest is unchanged: every key is still accounted for.)
+      bytes = encodeMessage({ ...delivery, parts: [], omitted }, { maxBytes: (this.#remote as RemotePeer).maxBytes, validate: false });
+    }
+    this.#state = checkSend(this.#state, delivery);
+    this.#transport.send(bytes);
+    this.#inflight.push(bytes.byteLength);
+    this.#inflightBytes += bytes.byteLength;
+    this.#peer.events.emit('delivery-sent', { connection: this, bytes: bytes.byteLength, txId: delivery.tx.id });
+  }
+
+  #send(msg: Message): void {
+    if (this.#closed) return;
+    this.#state = checkSend(this.#state, msg);
+    const bytes = encodeMessage(msg, this.#remote ? { maxBytes: this.#remote.maxBytes } : {});
+    this.#transport.send(bytes);
+    this.#peer.events.emit('message-sent', { connection: this, type: msg.type, bytes: bytes.byteLength });
+  }
+
+  #sendError(error: ProtocolError, txId?: TxId): void {
+    const msg: ErrorMessage = toErrorMessage(error);
+    if (txId !== undefined) msg.txId = txId;
+    this.#peer.events.emit('error', { connection: this, direction: 'sent', kind: msg.kind, message: msg.message });
+    try {
+      this.#send(msg);
+    } catch {
+      // The connection is already going away.
+    }
+  }
+
+  /** Reports an error to the remote and, when it is fatal, closes the connection. */
+  #fail(err: unknown): void {
+    if (this.#closed) return;
+    const error = err instanceof ProtocolError ? err : new ProtocolError(ErrorKind.Internal, err instanceof Error ? err.message : String(err), { fatal: true, cause: err });
+    if (!(err instanceof ProtocolError)) this.#peer.logger.error(`sync connection failed: ${error.message}`, { error: err });
+    this.#sendError(error);
+    if (error.fatal) this.close(CLOSE_CODES[error.kind] ?? 4400, error.kind);
+  }
+
+  #tick(started: number, keepAliveMs: number, idleTimeoutMs: number, handshakeTimeoutMs: number): void {
+    const now = Date.now();
+    if (!this.#opened) {
+      if (now - started > handshakeTimeoutMs) this.#fail(new ProtocolError(ErrorKind.Protocol, `no handshake within ${handshakeTimeoutMs} ms`, { fatal: true }));
+      return;
+    }
+    const idle = now - this.#lastReceived;
+    if (idle > idleTimeoutMs) this.close(4408, `nothing received for ${idle} ms`);
+    else if (idle > keepAliveMs) this.#send({ type: 'ping', nonce: (this.#nonce = (this.#nonce + 1) >>> 0) });
+  }
+
+  #onTransportClosed(info: CloseInfo): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#state = closedState(this.#state);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (!this.#opened) this.#rejectOpened(new ProtocolError(ErrorKind.Protocol, `connection closed before the handshake completed (${info.code} ${info.reason})`, { fatal: true }));
+    // Persist how far we got, once whatever is being applied has finished.
+    const remote = this.#remote;
+    const done = remote && this.#cursorDirty > 0 ? this.#applying.then(() => this.#saveCursor(undefined)).catch(() => {}) : Promise.resolve();
+    void done.then(() => {
+      this.#peer.events.emit('close', { connection: this, info });
+      this.#resolveClosed(info);
+    });
+  }
+}
+
+export { PROTOCOL_VERSION };

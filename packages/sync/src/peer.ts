@@ -1,0 +1,224 @@
+import {
+  DEFAULTS,
+  ErrorKind,
+  PeerRole,
+  ProtocolError,
+  SubscriptionSchema,
+  ValidationError,
+  type Changeset,
+  type DeliveryMessage,
+  type DocKey,
+  type ErrorKind as ErrorKindType,
+  type HelloMessage,
+  type MessageType,
+  type Subscription,
+  type TxId,
+} from '@atoll/protocol';
+import { consoleLogger, type ApplyResult, type CommitEvent, type Logger, type Store } from '@atoll/store';
+import { Connection, OPEN_POLICY, type PeerPolicy } from './connection.js';
+import { Dialer, type DialOptions } from './dialer.js';
+import { Emitter } from './events.js';
+import type { CloseInfo, Transport } from './transport/transport.js';
+
+/** Options of {@link SyncPeer}. */
+export interface SyncPeerOptions {
+  /** The store this peer replicates. */
+  readonly store: Store;
+  /** What this peer wants to receive. Default: nothing (a peer that only sends). */
+  readonly subscriptions?: readonly Subscription[];
+  /** How this peer announces itself. Default `peer`. */
+  readonly role?: PeerRole;
+  /** Credentials sent in `hello` when this peer dials. */
+  readonly token?: string;
+  /**
+   * Decides, for each peer that dials in, what it may read and write; throw a
+   * `ProtocolError` of kind `auth` to refuse it. Default: everyone may do everything.
+   */
+  readonly authenticate?: (hello: HelloMessage) => PeerPolicy | Promise<PeerPolicy>;
+  readonly logger?: Logger;
+  /** Unacknowledged delivery bytes kept in flight per connection. Default 4 MiB. */
+  readonly windowBytes?: number;
+  /** Largest frame this peer accepts. Default 16 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Ping after this long without receiving anything. Default 15 s. */
+  readonly keepAliveMs?: number;
+  /** Close after this long without receiving anything. Default 45 s. */
+  readonly idleTimeoutMs?: number;
+  /** Close a connection whose handshake has not completed by then. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** Events a {@link SyncPeer} reports, for apps, metrics and tests. */
+export interface SyncPeerEvents extends Record<string, unknown> {
+  open: { connection: Connection };
+  close: { connection: Connection; info: CloseInfo };
+  'message-sent': { connection: Connection; type: MessageType; bytes: number };
+  'message-received': { connection: Connection; type: MessageType; bytes: number };
+  'delivery-sent': { connection: Connection; bytes: number; txId: TxId };
+  'delivery-received': { connection: Connection; bytes: number; status: string; applyMs: number; txId: TxId; origin: string };
+  'caught-up': { connection: Connection; pos: number };
+  unavailable: { connection: Connection; txId: TxId; keys: readonly DocKey[] };
+  error: { connection: Connection; direction: 'sent' | 'received'; kind: ErrorKindType; message: string };
+}
+
+interface ResolvedOptions {
+  readonly role: PeerRole;
+  readonly token: string | undefined;
+  readonly windowBytes: number;
+  readonly maxMessageBytes: number;
+  readonly keepAliveMs: number;
+  readonly idleTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+}
+
+/** What connections need from their peer. */
+export interface PeerInternals {
+  readonly store: Store;
+  readonly options: ResolvedOptions;
+  readonly events: Emitter<SyncPeerEvents>;
+  readonly logger: Logger;
+  subscriptions(): readonly Subscription[];
+  authenticate(hello: HelloMessage): Promise<PeerPolicy>;
+  /** Applies a received changeset; resolves with how it went. */
+  receive(changeset: Changeset, delivery: DeliveryMessage, from: Connection): Promise<ApplyResult>;
+  /** Sees a delivery that carried no parts (only a manifest). */
+  observeDelivery(delivery: DeliveryMessage, from: Connection): void;
+  /** The commit event of a recent log position, when still cached. */
+  recent(pos: number): CommitEvent | undefined;
+}
+
+const RECENT_COMMITS = 1_024;
+
+/**
+ * Replicates a store with other peers over any {@link Transport}: ships what their
+ * subscriptions select, applies what they ship, one delivery as one local commit.
+ *
+ * @example
+ * const peer = new SyncPeer({ store, subscriptions: [{ id: 'todos', collection: 'todos' }] });
+ * peer.dial(() => connectWebSocket('ws://127.0.0.1:8787/sync'));
+ */
+export class SyncPeer {
+  readonly store: Store;
+  readonly events = new Emitter<SyncPeerEvents>();
+  readonly #options: ResolvedOptions;
+  readonly #logger: Logger;
+  readonly #authenticate: (hello: HelloMessage) => PeerPolicy | Promise<PeerPolicy>;
+  readonly #connections = new Set<Connection>();
+  readonly #dialers = new Set<Dialer>();
+  readonly #recent = new Map<number, CommitEvent>();
+  readonly #stopCommits: () => void;
+  readonly #internals: PeerInternals;
+  #subscriptions: readonly Subscription[];
+  #closed = false;
+
+  constructor(options: SyncPeerOptions) {
+    this.store = options.store;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#authenticate = options.authenticate ?? (() => OPEN_POLICY);
+    this.#subscriptions = checkSubscriptions(options.subscriptions ?? []);
+    this.#options = {
+      role: options.role ?? PeerRole.Peer,
+      token: options.token,
+      windowBytes: options.windowBytes ?? DEFAULTS.windowBytes,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+      keepAliveMs: options.keepAliveMs ?? DEFAULTS.keepAliveMs,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
+    };
+    this.#internals = {
+      store: this.store,
+      options: this.#options,
+      events: this.events,
+      logger: this.#logger,
+      subscriptions: () => this.#subscriptions,
+      authenticate: async (hello) => this.#authenticate(hello),
+      receive: async (changeset, _delivery, from) => {
+        const remote = from.remote;
+        return this.store.applyChangeset(changeset, remote ? { from: remote.peerId } : {});
+      },
+      observeDelivery: () => {},
+      recent: (pos) => this.#recent.get(pos),
+    };
+    this.#stopCommits = this.store.onCommit((event) => {
+      this.#recent.set(event.position, event);
+      if (this.#recent.size > RECENT_COMMITS) this.#recent.delete(this.#recent.keys().next().value as number);
+      for (const c of this.#connections) c.wake();
+    });
+  }
+
+  /** The open and opening connections. */
+  get connections(): readonly Connection[] {
+    return [...this.#connections];
+  }
+
+  /** The current subscription set. */
+  get subscriptions(): readonly Subscription[] {
+    return this.#subscriptions;
+  }
+
+  /**
+   * Replaces the subscription set and tells every connected peer; a wider set is back-filled
+   * with the history of the documents it now selects.
+   */
+  setSubscriptions(subs: readonly Subscription[]): void {
+    this.#subscriptions = checkSubscriptions(subs);
+    for (const c of this.#connections) c.sendSubscriptions(this.#subscriptions);
+  }
+
+  /**
+   * Runs the protocol over an open transport: as the dialing side (it sends `hello`) or the
+   * listening side (it answers `hello`).
+   */
+  connect(transport: Transport, side: 'dialer' | 'listener' = 'dialer'): Connection {
+    if (this.#closed) {
+      transport.close(1001, 'peer is closing');
+      throw new ProtocolError(ErrorKind.Protocol, 'the sync peer is closed', { fatal: true });
+    }
+    const connection = new Connection(this.#internals, transport, side);
+    this.#connections.add(connection);
+    void connection.closedInfo.then(() => this.#connections.delete(connection));
+    return connection;
+  }
+
+  /** `connect(transport, 'listener')`: for a server accepting a peer. */
+  accept(transport: Transport): Connection {
+    return this.connect(transport, 'listener');
+  }
+
+  /**
+   * Keeps a connection to a remote up: dials, and after any close dials again with
+   * exponential backoff and jitter, resuming from the persisted cursor.
+   */
+  dial(open: () => Promise<Transport>, options: DialOptions = {}): Dialer {
+    const dialer = new Dialer((transport) => this.connect(transport, 'dialer'), open, options, this.#logger);
+    this.#dialers.add(dialer);
+    void dialer.stopped.then(() => this.#dialers.delete(dialer));
+    dialer.start();
+    return dialer;
+  }
+
+  /** Stops dialing, closes every connection, and waits for them. The store stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const d of this.#dialers) d.stop();
+    const closing = [...this.#connections].map((c) => {
+      c.close(1001, 'peer is closing');
+      return c.closedInfo;
+    });
+    await Promise.all(closing);
+    this.#stopCommits();
+  }
+
+}
+
+function checkSubscriptions(subs: readonly Subscription[]): Subscription[] {
+  const ids = new Set<string>();
+  return subs.map((sub, i) => {
+    const parsed = SubscriptionSchema.safeParse(sub);
+    if (!parsed.success) throw new ValidationError(`invalid subscription: ${parsed.error.issues[0]?.message ?? 'malformed'}`, `subscriptions.${i}`);
+    if (ids.has(sub.id)) throw new ValidationError(`duplicate subscription id ${JSON.stringify(sub.id)}`, `subscriptions.${i}.id`);
+    ids.add(sub.id);
+    return parsed.data;
+  });
+}

@@ -121,6 +121,8 @@ export class Connection {
   #cursorPos = 0;
   #cursorDirty = 0;
   #subsSent: string[] = [];
+  /** Transactions whose missing dependencies were already asked for on this connection. */
+  readonly #wantedDeps = new Set<TxId>();
 
   constructor(peer: PeerInternals, transport: Transport, side: ConnectionSide) {
     this.#peer = peer;
@@ -363,7 +365,12 @@ export class Connection {
         // Parts held for missing Automerge dependencies: the document's earlier history never
         // reached this peer (it started to match, or another peer forwarded only part of it).
         // Ask the sender for it.
-        if (result.held.length > 0 && !this.#closed) this.want(msg.tx.id, result.held);
+        // Once per transaction per connection: when the answer cannot satisfy the dependencies
+        // (they sit in a transaction held elsewhere), asking again would loop.
+        if (result.held.length > 0 && !this.#closed && !this.#wantedDeps.has(msg.tx.id)) {
+          this.#wantedDeps.add(msg.tx.id);
+          this.want(msg.tx.id, result.held);
+        }
       } catch (err) {
         if (!(err instanceof InvalidChangesetError)) throw err;
         status = 'invalid';

@@ -15,6 +15,7 @@ import {
   type TxId,
 } from '@atoll/protocol';
 import { consoleLogger, type ApplyResult, type CommitEvent, type Logger, type Store } from '@atoll/store';
+import { AtomicityManager, type Atomicity, type PendingTransaction, type TornTransaction } from './atomicity.js';
 import { Connection, OPEN_POLICY, type PeerPolicy } from './connection.js';
 import { Dialer, type DialOptions } from './dialer.js';
 import { Emitter } from './events.js';
@@ -26,6 +27,12 @@ export interface SyncPeerOptions {
   readonly store: Store;
   /** What this peer wants to receive. Default: nothing (a peer that only sends). */
   readonly subscriptions?: readonly Subscription[];
+  /**
+   * `eventual` (default) applies whatever part of a transaction arrives and reports the tear;
+   * `atomic` never shows part of a transaction within its subscriptions: it holds a partial
+   * delivery invisible and asks connected peers for the rest. See docs/atomicity.md.
+   */
+  readonly atomicity?: Atomicity;
   /** How this peer announces itself. Default `peer`. */
   readonly role?: PeerRole;
   /** Credentials sent in `hello` when this peer dials. */
@@ -58,6 +65,8 @@ export interface SyncPeerEvents extends Record<string, unknown> {
   'delivery-received': { connection: Connection; bytes: number; status: string; applyMs: number; txId: TxId; origin: string };
   'caught-up': { connection: Connection; pos: number };
   unavailable: { connection: Connection; txId: TxId; keys: readonly DocKey[] };
+  /** This peer now holds a transaction only partly within its subscriptions. */
+  torn: TornTransaction;
   error: { connection: Connection; direction: 'sent' | 'received'; kind: ErrorKindType; message: string };
 }
 
@@ -108,6 +117,7 @@ export class SyncPeer {
   readonly #recent = new Map<number, CommitEvent>();
   readonly #stopCommits: () => void;
   readonly #internals: PeerInternals;
+  readonly #atomicity: AtomicityManager;
   #subscriptions: readonly Subscription[];
   #closed = false;
 
@@ -125,6 +135,19 @@ export class SyncPeer {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
     };
+    this.#atomicity = new AtomicityManager({
+      store: this.store,
+      mode: options.atomicity ?? 'eventual',
+      subscriptions: () => this.#subscriptions,
+      want: (txId, keys) => {
+        for (const c of this.#connections) c.want(txId, keys);
+      },
+      onTorn: (torn) => this.events.emit('torn', torn),
+    });
+    this.events.on('open', () => this.#atomicity.rewant());
+    this.events.on('unavailable', ({ connection, txId }) => {
+      if (connection.remote) this.#atomicity.unavailable(txId, connection.remote.peerId);
+    });
     this.#internals = {
       store: this.store,
       options: this.#options,
@@ -132,10 +155,7 @@ export class SyncPeer {
       logger: this.#logger,
       subscriptions: () => this.#subscriptions,
       authenticate: async (hello) => this.#authenticate(hello),
-      receive: async (changeset, _delivery, from) => {
-        const remote = from.remote;
-        return this.store.applyChangeset(changeset, remote ? { from: remote.peerId } : {});
-      },
+      receive: (changeset, delivery, from) => this.#atomicity.receive(changeset, delivery, from.remote?.peerId),
       observeDelivery: () => {},
       recent: (pos) => this.#recent.get(pos),
     };
@@ -149,6 +169,34 @@ export class SyncPeer {
   /** The open and opening connections. */
   get connections(): readonly Connection[] {
     return [...this.#connections];
+  }
+
+  /** `eventual` or `atomic`. */
+  get atomicity(): Atomicity {
+    return this.#atomicity.mode;
+  }
+
+  /**
+   * Transactions this peer holds only partly within its subscriptions, with which parts are
+   * missing and why (`not-subscribed` never counts: those are outside the subscriptions).
+   */
+  async torn(): Promise<TornTransaction[]> {
+    await this.#atomicity.load();
+    return this.#atomicity.torn();
+  }
+
+  /** Work held back, invisible: partial transactions (atomic mode) and parts waiting for Automerge dependencies. */
+  async pending(): Promise<PendingTransaction[]> {
+    await this.#atomicity.load();
+    return this.#atomicity.pending();
+  }
+
+  /**
+   * Stops waiting for the rest of a held transaction: applies the parts present and reports it
+   * as torn. Resolves false when nothing is held under that id.
+   */
+  release(txId: TxId): Promise<boolean> {
+    return this.#atomicity.release(txId);
   }
 
   /** The current subscription set. */

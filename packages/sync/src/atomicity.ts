@@ -1,0 +1,236 @@
+import { deliveryCoverage, type Changeset, type ChangesetPart, type DeliveryMessage, type DocKey, type PeerId, type Subscription, type TxId } from '@atoll/protocol';
+import type { ApplyResult, Store } from '@atoll/store';
+import { selects } from './subscriptions.js';
+
+/** How a peer treats transactions it can get only part of. See docs/atomicity.md. */
+export type Atomicity = 'eventual' | 'atomic';
+
+/** Why a part of a transaction is missing on this peer. */
+export type MissingReason = 'not-subscribed' | 'not-held' | 'not-permitted' | 'too-large';
+
+/** A transaction this peer holds only partly within its subscriptions. */
+export interface TornTransaction {
+  readonly txId: TxId;
+  readonly origin: PeerId;
+  readonly hint?: string;
+  /** Keys of the parts this peer holds. */
+  readonly present: readonly DocKey[];
+  /** Parts within this peer's subscriptions that it does not hold, and why. */
+  readonly missing: readonly { readonly key: DocKey; readonly reason: MissingReason }[];
+  /** Parts this peer may not read (their keys are redacted), counted. */
+  readonly redacted: number;
+}
+
+/** Work an atomic peer holds back, invisible, and why. */
+export interface PendingTransaction {
+  readonly txId: TxId;
+  readonly origin: PeerId;
+  readonly hint?: string;
+  /** Parts received and waiting. */
+  readonly present: readonly DocKey[];
+  /**
+   * Why it waits: parts within the subscription that no peer has delivered yet
+   * (`not-held`, `too-large`), or Automerge changes it depends on (`missing-dependencies`).
+   */
+  readonly reason: 'missing-parts' | 'missing-dependencies';
+  readonly missing: readonly { readonly key: DocKey; readonly reason: MissingReason }[];
+  /** Peers that answered `unavailable` for it since this peer last asked. */
+  readonly unavailableFrom: readonly PeerId[];
+}
+
+interface HeldTx {
+  changeset: Changeset;
+  missing: { key: DocKey; reason: MissingReason }[];
+  unavailableFrom: PeerId[];
+  from: PeerId | undefined;
+}
+
+interface Persisted {
+  readonly held: HeldTx[];
+  readonly torn: TornTransaction[];
+}
+
+const STATE = 'atomicity';
+
+/**
+ * The receiving side of §6 of the design: what a peer does with deliveries that carry only part
+ * of a transaction. Eventual peers apply what arrives and record the tear; atomic peers hold the
+ * delivery until every part their subscriptions select is present, then apply it in one commit.
+ * Both survive restarts (the state lives in the store's sync state).
+ */
+export class AtomicityManager {
+  readonly mode: Atomicity;
+  readonly #store: Store;
+  readonly #subscriptions: () => readonly Subscription[];
+  readonly #want: (txId: TxId, keys: readonly DocKey[]) => void;
+  readonly #onTorn: (torn: TornTransaction) => void;
+  readonly #held = new Map<TxId, HeldTx>();
+  readonly #torn = new Map<TxId, TornTransaction>();
+  #loaded: Promise<void> | undefined;
+
+  constructor(options: {
+    store: Store;
+    mode: Atomicity;
+    subscriptions: () => readonly Subscription[];
+    want: (txId: TxId, keys: readonly DocKey[]) => void;
+    onTorn: (torn: TornTransaction) => void;
+  }) {
+    this.mode = options.mode;
+    this.#store = options.store;
+    this.#subscriptions = options.subscriptions;
+    this.#want = options.want;
+    this.#onTorn = options.onTorn;
+  }
+
+  /** Loads what was held or torn before a restart. */
+  load(): Promise<void> {
+    this.#loaded ??= (async () => {
+      const state = await this.#store.readSyncState<Persisted>(STATE);
+      for (const h of state?.held ?? []) this.#held.set(h.changeset.id, h);
+      for (const t of state?.torn ?? []) this.#torn.set(t.txId, t);
+    })();
+    return this.#loaded;
+  }
+
+  /** Transactions held back (atomic mode), including those waiting for Automerge dependencies. */
+  pending(): PendingTransaction[] {
+    const out: PendingTransaction[] = [...this.#held.values()].map((h) => ({
+      ...header(h.changeset),
+      present: h.changeset.parts.map((p) => p.key),
+      reason: 'missing-parts' as const,
+      missing: h.missing,
+      unavailableFrom: [...h.unavailableFrom],
+    }));
+    for (const h of this.#store.held()) {
+      if (this.#held.has(h.changeset.id)) continue;
+      out.push({
+        ...header(h.changeset),
+        present: h.changeset.parts.map((p) => p.key),
+        reason: 'missing-dependencies',
+        missing: [],
+        unavailableFrom: [],
+      });
+    }
+    return out;
+  }
+
+  /** Transactions this peer holds only partly within its subscriptions. */
+  torn(): TornTransaction[] {
+    return [...this.#torn.values()];
+  }
+
+  /** Asks for every missing part again (a new connection opened). */
+  rewant(): void {
+    for (const h of this.#held.values()) {
+      h.unavailableFrom = [];
+      this.#want(h.changeset.id, h.missing.filter((m) => m.reason === 'not-held' || m.reason === 'too-large').map((m) => m.key));
+    }
+  }
+
+  /** A peer answered a `want` with `unavailable`. */
+  unavailable(txId: TxId, from: PeerId): void {
+    const h = this.#held.get(txId);
+    if (h && !h.unavailableFrom.includes(from)) h.unavailableFrom.push(from);
+  }
+
+  /**
+   * Handles one received delivery with parts. Resolves with the store's result, or a `held`
+   * result when the transaction waits for parts.
+   */
+  async receive(changeset: Changeset, delivery: DeliveryMessage, from: PeerId | undefined): Promise<ApplyResult> {
+    await this.load();
+    const id = changeset.id;
+    const waiting = this.#held.get(id);
+    if (waiting) return this.#merge(waiting, changeset, from);
+    const missing = this.#missingWithin(delivery);
+    if (this.mode === 'atomic' && missing.some((m) => m.reason === 'not-held' || m.reason === 'too-large')) {
+      const h: HeldTx = { changeset, missing, unavailableFrom: [], from };
+      this.#held.set(id, h);
+      await this.#save();
+      this.#want(id, missing.map((m) => m.key));
+      return heldResult(changeset);
+    }
+    const result = await this.#apply(changeset, from);
+    await this.#noteTear(changeset, delivery, missing);
+    return result;
+  }
+
+  /**
+   * Gives up waiting: applies the parts that are present, and reports the transaction as torn.
+   * Resolves false when nothing is held under that id.
+   */
+  async release(txId: TxId): Promise<boolean> {
+    await this.load();
+    const h = this.#held.get(txId);
+    if (!h) return false;
+    this.#held.delete(txId);
+    await this.#store.applyChangeset(h.changeset, h.from === undefined ? {} : { from: h.from });
+    const torn: TornTransaction = { ...header(h.changeset), present: h.changeset.parts.map((p) => p.key), missing: h.missing, redacted: 0 };
+    this.#torn.set(txId, torn);
+    await this.#save();
+    this.#onTorn(torn);
+    return true;
+  }
+
+  async #merge(h: HeldTx, changeset: Changeset, from: PeerId | undefined): Promise<ApplyResult> {
+    const parts = new Map<DocKey, ChangesetPart>(h.changeset.parts.map((p) => [p.key, p]));
+    for (const p of changeset.parts) parts.set(p.key, p);
+    h.changeset = { ...h.changeset, parts: [...parts.values()] };
+    h.missing = h.missing.filter((m) => !parts.has(m.key));
+    if (h.missing.some((m) => m.reason === 'not-held' || m.reason === 'too-large')) {
+      await this.#save();
+      return heldResult(changeset);
+    }
+    this.#held.delete(h.changeset.id);
+    const result = await this.#apply(h.changeset, h.from ?? from);
+    await this.#save();
+    return result;
+  }
+
+  async #apply(changeset: Changeset, from: PeerId | undefined): Promise<ApplyResult> {
+    // Atomic peers let the store hold the whole transaction while any part lacks its Automerge
+    // dependencies, so per-document order never exposes part of it either.
+    return this.#store.applyChangeset(changeset, { whole: this.mode === 'atomic', ...(from === undefined ? {} : { from }) });
+  }
+
+  /** Parts within this peer's subscriptions that the delivery lacks, with the sender's reasons. */
+  #missingWithin(delivery: DeliveryMessage): { key: DocKey; reason: MissingReason }[] {
+    const coverage = deliveryCoverage(delivery);
+    const subs = this.#subscriptions();
+    const reasons = new Map(delivery.omitted.map((o) => [o.key, o.reason] as const));
+    return coverage.missing.filter((key) => selects(subs, this.#store, key)).map((key) => ({ key, reason: reasons.get(key) ?? 'not-held' }));
+  }
+
+  async #noteTear(changeset: Changeset, delivery: DeliveryMessage, missing: { key: DocKey; reason: MissingReason }[]): Promise<void> {
+    const id = changeset.id;
+    const before = this.#torn.get(id);
+    if (before) {
+      const got = new Set(changeset.parts.map((p) => p.key));
+      const still = before.missing.filter((m) => !got.has(m.key));
+      if (still.length === before.missing.length) return;
+      if (still.length === 0) this.#torn.delete(id);
+      else this.#torn.set(id, { ...before, present: [...new Set([...before.present, ...got])], missing: still });
+      await this.#save();
+      return;
+    }
+    if (missing.length === 0) return;
+    const torn: TornTransaction = { ...header(changeset), present: changeset.parts.map((p) => p.key), missing, redacted: delivery.redacted };
+    this.#torn.set(id, torn);
+    await this.#save();
+    this.#onTorn(torn);
+  }
+
+  async #save(): Promise<void> {
+    const state: Persisted = { held: [...this.#held.values()], torn: [...this.#torn.values()] };
+    await this.#store.writeSyncState(STATE, state);
+  }
+}
+
+function header(cs: Changeset): { txId: TxId; origin: PeerId; hint?: string } {
+  return cs.hint === undefined ? { txId: cs.id, origin: cs.origin } : { txId: cs.id, origin: cs.origin, hint: cs.hint };
+}
+
+/** What `receive` reports for a transaction held back here (not in the store). */
+function heldResult(_changeset: Changeset): ApplyResult {
+  return { status: 'held', position: undefined, applied: [], held: [], skipped: [] };
+}

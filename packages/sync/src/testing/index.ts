@@ -1,0 +1,1 @@
+export { runTransportTests, type TransportHarness } from './transport-conformance.js';

@@ -386,7 +386,7 @@ export class Connection {
       if (++this.#cursorDirty >= 64) await this.#saveCursor(undefined);
     }
     this.#send({ type: 'ack', pos: this.#cursorPos, deliveries: this.#processed });
-    this.#peer.events.emit('delivery-received', { connection: this, bytes: size, status, applyMs: performance.now() - started, txId: msg.tx.id, origin: remote.peerId });
+    this.#peer.events.emit('delivery-received', { connection: this, bytes: size, status, applyMs: performance.now() - started, txId: msg.tx.id, origin: remote.peerId, delivery: msg });
   }
 
   async #onCaughtUp(pos: number, subscribes: number): Promise<void> {

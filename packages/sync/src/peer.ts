@@ -62,7 +62,12 @@ export interface SyncPeerEvents extends Record<string, unknown> {
   'message-sent': { connection: Connection; type: MessageType; bytes: number };
   'message-received': { connection: Connection; type: MessageType; bytes: number };
   'delivery-sent': { connection: Connection; bytes: number; txId: TxId };
-  'delivery-received': { connection: Connection; bytes: number; status: string; applyMs: number; txId: TxId; origin: string };
+  /**
+   * A delivery was processed: `status` is the store's (`applied`, `partial`, `held`, `duplicate`),
+   * `forbidden`, `invalid` or `empty`; `origin` is the peer it came from (not the transaction's
+   * origin); `delivery` is the message itself, with its manifest and omitted parts.
+   */
+  'delivery-received': { connection: Connection; bytes: number; status: string; applyMs: number; txId: TxId; origin: string; delivery: DeliveryMessage };
   'caught-up': { connection: Connection; pos: number };
   unavailable: { connection: Connection; txId: TxId; keys: readonly DocKey[] };
   /** This peer now holds a transaction only partly within its subscriptions. */

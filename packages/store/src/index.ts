@@ -29,6 +29,7 @@ export {
 } from './errors.js';
 export {
   StorageError,
+  checkRangeOptions,
   checkStorageBatch,
   checkStorageKey,
   compareStorageKeys,

@@ -27,7 +27,7 @@ export interface StorageBatch {
 export interface RangeOptions {
   /** Only keys whose segment right after the prefix is greater than this (code-unit order). */
   readonly after?: string;
-  /** At most this many entries. */
+  /** At most this many entries: a non-negative integer (0 returns nothing). */
   readonly limit?: number;
 }
 
@@ -47,10 +47,15 @@ export interface StorageAdapter {
   getRange(prefix: StorageKey, options?: RangeOptions): Promise<StorageEntry[]>;
   /**
    * Applies a batch as one storage transaction: when the promise resolves every put and delete
-   * is durable; when it rejects (with a {@link StorageError}) none of them happened.
+   * is durable to the adapter's stated level (each adapter documents it: SQLite's default
+   * survives power loss, IndexedDB's default a browser crash); when it rejects (with a
+   * {@link StorageError}) none of them happened.
    */
   write(batch: StorageBatch): Promise<void>;
-  /** Releases the backend. Idempotent; any later call rejects with {@link StorageError}. */
+  /**
+   * Releases the backend once the operations in flight have ended. Idempotent; any later call
+   * rejects with {@link StorageError}.
+   */
   close(): Promise<void>;
 }
 
@@ -67,8 +72,16 @@ export function checkStorageKey(key: unknown): asserts key is StorageKey {
   }
 }
 
+/** Throws {@link StorageError} unless `options` are valid range options. */
+export function checkRangeOptions(options: RangeOptions): void {
+  const { limit, after } = options;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new StorageError(`limit must be a non-negative integer, got ${limit}`);
+  if (after !== undefined && typeof after !== 'string') throw new StorageError('after must be a string');
+}
+
 /** Throws {@link StorageError} unless every key and value of the batch is valid. */
 export function checkStorageBatch(batch: StorageBatch): void {
+  if (batch === null || typeof batch !== 'object') throw new StorageError('a batch is an object with put and/or delete');
   for (const { key, value } of batch.put ?? []) {
     checkStorageKey(key);
     if (!(value instanceof Uint8Array)) throw new StorageError(`the value for ${key.join('/')} is not a Uint8Array`);

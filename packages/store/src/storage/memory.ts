@@ -1,5 +1,6 @@
 import {
   StorageError,
+  checkRangeOptions,
   checkStorageBatch,
   checkStorageKey,
   compareStorageKeys,
@@ -42,6 +43,7 @@ export class MemoryStorageAdapter implements StorageAdapter {
   async getRange(prefix: StorageKey, options: RangeOptions = {}): Promise<StorageEntry[]> {
     this.#checkOpen();
     checkStorageKey(prefix);
+    checkRangeOptions(options);
     const p = encode(prefix);
     const out: StorageEntry[] = [];
     for (const [k, entry] of this.#data) {

@@ -95,6 +95,27 @@ export function runStorageAdapterTests(name: string, harness: StorageAdapterHarn
       expect(await s.getRange(['log'], { after: '0000000100' })).toEqual([]);
     });
 
+    it('orders segments by UTF-16 code units, not code points (\uffff sorts after 🌴)', async () => {
+      const s = await open();
+      // '🌴' is U+1F334, a surrogate pair (0xD83C …), which sorts before U+FFFF by code unit
+      // though after it by code point: an adapter comparing UTF-8 bytes gets this wrong.
+      const segs = ['\uffff', '🌴', 'z', '\ue000', 'A'];
+      await s.write({ put: segs.map((seg) => ({ key: ['u', seg], value: bytes(1) })) });
+      expect((await s.getRange(['u'])).map((e) => e.key[1])).toEqual(['A', 'z', '🌴', '\ue000', '\uffff']);
+      expect((await s.getRange(['u'], { after: '🌴' })).map((e) => e.key[1])).toEqual(['\ue000', '\uffff']);
+    });
+
+    it('returns copies from ranges too, and refuses a bad limit', async () => {
+      const s = await open();
+      await s.write({ put: [{ key: ['r', '1'], value: bytes(1, 2) }] });
+      const [first] = await s.getRange(['r']);
+      first!.value[0] = 99;
+      expect((await s.getRange(['r']))[0]!.value).toEqual(bytes(1, 2));
+      expect(await s.getRange(['r'], { limit: 0 })).toEqual([]);
+      await expect(s.getRange(['r'], { limit: -1 })).rejects.toBeInstanceOf(StorageError);
+      await expect(s.getRange(['r'], { limit: 1.5 })).rejects.toBeInstanceOf(StorageError);
+    });
+
     it('keeps every byte value and unicode key segments', async () => {
       const s = await open();
       const all = new Uint8Array(256).map((_, i) => i);

@@ -92,11 +92,12 @@ export class AutomergeDoc {
     const h = this.#h;
     // Everything is read before the first write: Automerge commits pending operations as a
     // change of their own when asked for heads or a materialized value, and such a change
-    // would never be shipped.
-    const deleted = this.isDeleted();
-    const hadHistory = h.getHeads().length > 0;
-    const rootKeys = h.keys(ROOT);
-    const base = next !== undefined && previous === undefined ? this.#rootJson() : previous;
+    // would never be shipped. The common case (a live document updated) needs no reads at all.
+    const creating = previous === undefined && next !== undefined;
+    const deleted = previous === undefined && this.isDeleted();
+    const hadHistory = creating ? h.getHeads().length > 0 : true;
+    const rootKeys = next === undefined ? h.keys(ROOT) : [];
+    const base = creating ? this.#rootJson() : previous;
     try {
       if (next === undefined) {
         if (deleted || (previous === undefined && rootKeys.length === 0)) return undefined;
@@ -114,7 +115,7 @@ export class AutomergeDoc {
       if (h.pendingOps() > 0) hash = h.commit(null, seconds);
       // Creating a document with no fields still has to be a change, or it would not exist
       // anywhere else: an empty change gives it history.
-      else if (previous === undefined && next !== undefined && !hadHistory) hash = h.emptyChange(null, seconds);
+      else if (creating && !hadHistory) hash = h.emptyChange(null, seconds);
       else return undefined;
       const change = h.getLastLocalChange();
       if (hash === null || change === null) return undefined;

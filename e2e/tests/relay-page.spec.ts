@@ -1,7 +1,8 @@
 import { expect, test } from '@playwright/test';
 
+// The e2e relay serves the demo at `/` (--static), so its own page is at /status.
 test('the relay serves a page a person can open', async ({ page, request, baseURL }) => {
-  await page.goto('/');
+  await page.goto('/status');
   await expect(page.getByRole('heading', { name: 'Atoll relay' })).toBeVisible();
   await expect(page.locator('#status')).toHaveText('The relay is running.');
   const health = await request.get('/healthz');

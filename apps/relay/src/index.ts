@@ -13,4 +13,4 @@ export { StaticFiles, CONTENT_TYPES, type StaticLookup } from './static-files.js
 export { lockDataDir, DATABASE_FILE, LOCK_FILE, type DataDir } from './data-dir.js';
 export { parseRelayArgs, parseSize, USAGE, type RelayCommand } from './config.js';
 export { RelayConfigError, RelayDataDirLockedError, RelayListenError } from './errors.js';
-export type { RelayHealth } from './http.js';
+export { STATUS_PATH, type RelayHealth } from './http.js';

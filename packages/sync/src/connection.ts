@@ -69,6 +69,10 @@ interface Backfill {
   next: number;
 }
 
+/** Bounds on work waiting to be applied per connection (far above any honest sender's window). */
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
+const MAX_QUEUED_JOBS = 100_000;
+
 const CLOSE_CODES: Partial<Record<string, number>> = {
   auth: 4401,
   forbidden: 4403,
@@ -121,6 +125,8 @@ export class Connection {
   #cursorPos = 0;
   #cursorDirty = 0;
   #subsSent: string[] = [];
+  #queuedBytes = 0;
+  #queuedJobs = 0;
   /** Transactions whose missing dependencies were already asked for on this connection. */
   readonly #wantedDeps = new Set<TxId>();
 
@@ -173,6 +179,9 @@ export class Connection {
   get isOpen(): boolean {
     return this.#opened && !this.#closed;
   }
+
+  /** The longest `retryAfterMs` the remote asked for (a reconnect waits at least this long). */
+  retryAfterMs = 0;
 
   /** Unacknowledged delivery bytes in flight to the remote (bounded by the window). */
   get inflightBytes(): number {
@@ -233,6 +242,7 @@ export class Connection {
         this.#open({ peerId: msg.peerId, role: msg.role, logId: msg.logId, maxBytes: msg.maxBytes }, checkWelcomeVersion(msg.version));
         return;
       case 'error':
+        if (msg.retryAfterMs !== undefined) this.retryAfterMs = Math.max(this.retryAfterMs, msg.retryAfterMs);
         this.#peer.events.emit('error', { connection: this, direction: 'received', kind: msg.kind, message: msg.message });
         if (msg.fatal) this.close(CLOSE_CODES[msg.kind] ?? 4400, `peer reported ${msg.kind}`);
         return;
@@ -240,7 +250,9 @@ export class Connection {
         this.#onSubscribe(msg.subs);
         return;
       case 'sync':
-        this.#nextPos = msg.since + 1;
+        // A cursor past our head cannot be into this log as it is (a restored backup, say):
+        // send all of it rather than skip what is written at those positions later.
+        this.#nextPos = msg.since > this.#peer.store.position ? 1 : msg.since + 1;
         this.#streaming = true;
         void this.#pump();
         return;
@@ -248,7 +260,7 @@ export class Connection {
         this.#enqueue(() => this.#onCaughtUp(msg.pos, msg.subscribes));
         return;
       case 'delivery':
-        this.#enqueue(() => this.#onDelivery(msg, size));
+        this.#enqueue(() => this.#onDelivery(msg, size), size);
         return;
       case 'ack':
         while (this.#acked < msg.deliveries) {
@@ -344,8 +356,24 @@ export class Connection {
     void this.#pump();
   }
 
-  #enqueue(job: () => Promise<void>): void {
-    this.#applying = this.#applying.then(job).catch((err: unknown) => this.#fail(err));
+  /**
+   * Queues work that must follow the deliveries before it. The queue is bounded: a remote that
+   * ignores its window (acknowledgements) could otherwise make it grow without end.
+   */
+  #enqueue(job: () => Promise<void>, bytes = 0): void {
+    this.#queuedBytes += bytes;
+    this.#queuedJobs++;
+    if (this.#queuedBytes > MAX_QUEUED_BYTES || this.#queuedJobs > MAX_QUEUED_JOBS) {
+      this.#fail(new ProtocolError(ErrorKind.RateLimited, `more than ${MAX_QUEUED_JOBS} messages or ${MAX_QUEUED_BYTES} bytes wait to be applied: the peer ignores its window`, { fatal: true }));
+      return;
+    }
+    this.#applying = this.#applying
+      .then(job)
+      .catch((err: unknown) => this.#fail(err))
+      .finally(() => {
+        this.#queuedBytes -= bytes;
+        this.#queuedJobs--;
+      });
   }
 
   async #onDelivery(msg: DeliveryMessage, size: number): Promise<void> {

@@ -87,6 +87,7 @@ export class Dialer {
     while (!this.#stopped()) {
       this.#set('connecting');
       let fatal = false;
+      let retryAfter = 0;
       try {
         const transport = await this.#open();
         if (this.#stopped()) {
@@ -106,6 +107,7 @@ export class Dialer {
         const info = await connection.closedInfo;
         this.#connection = undefined;
         fatal = info.code === 4401 || info.code === 4426;
+        retryAfter = connection.retryAfterMs;
       } catch (err) {
         this.lastError = err as Error;
         fatal = err instanceof ProtocolError && (err.kind === 'auth' || err.kind === 'version');
@@ -116,7 +118,8 @@ export class Dialer {
         this.#set('failed');
         break;
       }
-      const delay = Math.min(this.#max, this.#min * 2 ** this.#attempt) * (0.5 + this.#random() / 2);
+      // A remote that asked to be left alone for a while (rate-limited) gets at least that.
+      const delay = Math.max(retryAfter, Math.min(this.#max, this.#min * 2 ** this.#attempt) * (0.5 + this.#random() / 2));
       this.#attempt++;
       this.#set('waiting');
       await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProtocolError } from '@atoll/protocol';
 import { MemoryStorageAdapter } from '@atoll/store';
+import { subscriptionsKey } from '../src/index.js';
 import { all, closeAll, link, testPeer, until } from './helpers.js';
 
 afterEach(closeAll);
@@ -108,6 +109,15 @@ describe('replication over a transport', () => {
     await until(() => b.sync.connections[0]?.isOpen === true, 'open');
     expect(deliveries).toBe(3);
     expect(bytes).toBeLessThan(3 * 1_000);
+  });
+
+  it('a cursor past the sender’s head (a restored backup) gets the whole log, not a gap', async () => {
+    const a = await testPeer([all()]);
+    const b = await testPeer([all()]);
+    for (let i = 0; i < 3; i++) await a.store.insert('docs', { _id: `d${i}` });
+    await b.store.writeSyncState(`cursor/${a.store.peerId}`, { logId: a.store.logId, pos: 999, subs: subscriptionsKey([all()]) });
+    link(b, a);
+    await until(async () => (await b.store.find({ collection: 'docs' })).length === 3, 'the whole log');
   });
 
   it('never sends a changeset back to the peer it came from, and mesh loops end', async () => {

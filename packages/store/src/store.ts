@@ -443,15 +443,32 @@ export class Store {
    * changes nothing.
    */
   async applyChangeset(changeset: Changeset, options: ApplyOptions = {}): Promise<ApplyResult> {
+    const [result] = await this.applyChangesets([changeset], options);
+    return result as ApplyResult;
+  }
+
+  /**
+   * Applies several changesets as ONE local commit: one storage transaction, one log entry per
+   * changeset, one live-query emission — no reader ever sees some of them without the others.
+   * An atomic peer applies a back-fill this way. Invalid input anywhere rejects the whole call
+   * and changes nothing.
+   */
+  async applyChangesets(changesets: readonly Changeset[], options: ApplyOptions = {}): Promise<ApplyResult[]> {
     this.#checkOpen();
-    const deadlock = this.#deadlock('store.applyChangeset()');
+    const deadlock = this.#deadlock('store.applyChangesets()');
     if (deadlock) throw deadlock;
-    const checked = checkChangeset(changeset);
-    return this.#track(this.#exclusive('apply', async () => {
-      const result = await this.#apply(checked, options.whole === true, false, options.from);
-      await this.#releaseHeld();
-      return result;
-    }));
+    const checked = changesets.map((cs) => checkChangeset(cs));
+    return this.#track(
+      this.#exclusive('apply', async () => {
+        const results = await this.#inBatch(async (batch) => {
+          const out: ApplyResult[] = [];
+          for (const cs of checked) out.push(await this.#apply(cs, options.whole === true, false, options.from, batch));
+          return out;
+        });
+        await this.#releaseHeld();
+        return results;
+      }),
+    );
   }
 
   /** Changesets (or parts) waiting for Automerge dependencies: for diagnostics, and for sync to ask peers for what is missing. */
@@ -733,13 +750,17 @@ export class Store {
     return lastLive === undefined ? { key, collection, id, doc, heads, chunks: n } : { key, collection, id, doc, heads, chunks: n, lastLive };
   }
 
-  async #apply(cs: CheckedChangeset, whole: boolean, fromHeld: boolean, from: PeerId | undefined): Promise<ApplyResult> {
+  /**
+   * Works out what applying one changeset does and adds it to `batch`; nothing is written or
+   * published until the batch commits. Later changesets of a batch see what earlier ones did.
+   */
+  async #apply(cs: CheckedChangeset, whole: boolean, fromHeld: boolean, from: PeerId | undefined, batch: ApplyBatch): Promise<ApplyResult> {
     const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
     const held: ChangesetPart[] = [];
     const skipped: DocKey[] = [];
     for (const { part, metas } of cs.parts) {
       const { collection, id } = parseDocKey(part.key);
-      const current = this.#committed.get(collection, id);
+      const current = batch.states.get(part.key) ?? this.#committed.get(collection, id);
       const am = await this.#automergeFor(part.key, current);
       const fresh = metas.map((m, i) => ({ ...m, bytes: part.changes[i] as Uint8Array })).filter((m) => !am.hasChange(m.hash));
       if (fresh.length === 0) {
@@ -757,72 +778,88 @@ export class Store {
       for (const r of ready) held.push(cs.changeset.parts.find((p) => p.key === r.key) as ChangesetPart);
       ready.length = 0;
     }
+    const txId = cs.changeset.id;
     const heldKeys = held.map((p) => p.key);
-    const previouslyHeld = this.#held.get(cs.changeset.id);
+    const previouslyHeld = batch.held.has(txId) ? (batch.held.get(txId) ?? undefined) : this.#held.get(txId);
     if (ready.length === 0 && held.length === 0) {
       if (fromHeld && previouslyHeld) {
-        await this.#storage.write({ delete: [keys.held(cs.changeset.id)] });
-        this.#held.delete(cs.changeset.id);
+        batch.deletes.push(keys.held(txId));
+        batch.held.set(txId, null);
       }
       return { status: 'duplicate', position: undefined, applied: [], held: [], skipped };
     }
-
-    const puts: StorageEntry[] = [];
-    const deletes: StorageKey[] = [];
-    const states: DocState[] = [];
-    const mutated: DocKey[] = [];
     const previous = new Map<DocKey, Doc | undefined>();
-    let heldEntry: HeldChangeset | undefined;
+    const logParts: LogPart[] = [];
+    for (const r of ready) {
+      batch.mutated.add(r.key);
+      try {
+        r.am.applyChanges(r.bytes);
+      } catch (err) {
+        throw new InvalidChangesetError(`changeset ${txId}: Automerge rejected the changes for ${r.key}: ${(err as Error).message}`, 'parts', { cause: err });
+      }
+      const value = r.am.toJson();
+      const doc = value === undefined ? undefined : makeDoc(r.id, value);
+      previous.set(r.key, r.current?.doc);
+      batch.states.set(r.key, this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current, concat(r.bytes), batch.puts, batch.deletes));
+      logParts.push(r.deleted ? { key: r.key, hashes: r.hashes, deleted: true } : { key: r.key, hashes: r.hashes });
+    }
+    // What stays held: the parts held now, plus, when re-trying an earlier hold, nothing else.
+    if (held.length > 0) {
+      const merged = fromHeld ? held : mergeParts(previouslyHeld?.changeset.parts ?? [], held);
+      const heldFrom = from ?? previouslyHeld?.from;
+      const heldEntry: HeldChangeset = { changeset: { ...cs.changeset, parts: merged }, whole: whole || previouslyHeld?.whole === true, ...(heldFrom === undefined ? {} : { from: heldFrom }) };
+      batch.puts.push({ key: keys.held(txId), value: encode(heldEntry) });
+      batch.held.set(txId, heldEntry);
+    } else if (previouslyHeld) {
+      batch.deletes.push(keys.held(txId));
+      batch.held.set(txId, null);
+    }
+    let pos: number | undefined;
+    if (ready.length > 0) {
+      pos = ++batch.head;
+      const { id, origin, seq, time, hint, manifest } = cs.changeset;
+      const entry = withHint(from === undefined ? { pos, id, origin, seq, time, parts: logParts, manifest } : { pos, id, origin, seq, time, parts: logParts, manifest, from }, hint);
+      let positions = batch.txIndex.get(id);
+      if (!positions) {
+        const stored = await this.#storage.get(keys.tx(id));
+        positions = stored ? decode<number[]>(stored) : [];
+      }
+      positions = [...positions, pos];
+      batch.txIndex.set(id, positions);
+      batch.puts.push({ key: keys.log(pos), value: encode(entry) }, { key: keys.tx(id), value: encode(positions) });
+      const appliedParts = cs.changeset.parts.filter((p) => ready.some((r) => r.key === p.key));
+      batch.events.push({ position: pos, entry, changeset: headerOf(entry, appliedParts), source: 'remote', keys: entry.parts.map((p) => p.key), previous });
+    }
+    const status = ready.length === 0 ? 'held' : held.length > 0 ? 'partial' : 'applied';
+    return { status, position: pos, applied: ready.map((r) => r.key), held: heldKeys, skipped };
+  }
+
+  /** Writes a batch in one storage transaction, then publishes it as one commit. */
+  async #commitBatch(batch: ApplyBatch): Promise<void> {
+    if (batch.puts.length === 0 && batch.deletes.length === 0) return;
+    if (batch.head !== this.#head) batch.puts.push({ key: keys.head, value: encode(batch.head) });
+    await this.#storage.write({ put: batch.puts, delete: batch.deletes });
+    for (const [id, entry] of batch.held) {
+      if (entry) this.#held.set(id, entry);
+      else this.#held.delete(id);
+    }
+    if (batch.events.length === 0) return;
+    this.#head = batch.head;
+    const states = [...batch.states.values()];
+    this.#committed.publish(states);
+    this.#afterCommit(states, batch.events);
+  }
+
+  /** Runs `fill` against a fresh batch and commits it; on any failure nothing is written. */
+  async #inBatch<T>(fill: (batch: ApplyBatch) => Promise<T>): Promise<T> {
+    const batch: ApplyBatch = { puts: [], deletes: [], states: new Map(), mutated: new Set(), events: [], held: new Map(), head: this.#head, txIndex: new Map() };
     try {
-      const logParts: LogPart[] = [];
-      for (const r of ready) {
-        mutated.push(r.key);
-        try {
-          r.am.applyChanges(r.bytes);
-        } catch (err) {
-          throw new InvalidChangesetError(`changeset ${cs.changeset.id}: Automerge rejected the changes for ${r.key}: ${(err as Error).message}`, 'parts', { cause: err });
-        }
-        const value = r.am.toJson();
-        const doc = value === undefined ? undefined : makeDoc(r.id, value);
-        previous.set(r.key, r.current?.doc);
-        states.push(this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current, concat(r.bytes), puts, deletes));
-        logParts.push(r.deleted ? { key: r.key, hashes: r.hashes, deleted: true } : { key: r.key, hashes: r.hashes });
-      }
-      // What stays held: the parts held now, plus, when re-trying an earlier hold, nothing else.
-      if (held.length > 0) {
-        const merged = fromHeld ? held : mergeParts(previouslyHeld?.changeset.parts ?? [], held);
-        const heldFrom = from ?? previouslyHeld?.from;
-        heldEntry = { changeset: { ...cs.changeset, parts: merged }, whole: whole || previouslyHeld?.whole === true, ...(heldFrom === undefined ? {} : { from: heldFrom }) };
-        puts.push({ key: keys.held(cs.changeset.id), value: encode(heldEntry) });
-      } else if (previouslyHeld) {
-        deletes.push(keys.held(cs.changeset.id));
-      }
-      let entry: LogEntry | undefined;
-      let pos: number | undefined;
-      if (ready.length > 0) {
-        pos = this.#head + 1;
-        const { id, origin, seq, time, hint, manifest } = cs.changeset;
-        entry = withHint(from === undefined ? { pos, id, origin, seq, time, parts: logParts, manifest } : { pos, id, origin, seq, time, parts: logParts, manifest, from }, hint);
-        const previous = await this.#storage.get(keys.tx(id));
-        puts.push(
-          { key: keys.log(pos), value: encode(entry) },
-          { key: keys.tx(id), value: encode([...(previous ? decode<number[]>(previous) : []), pos]) },
-          { key: keys.head, value: encode(pos) },
-        );
-      }
-      await this.#storage.write({ put: puts, delete: deletes });
-      if (heldEntry) this.#held.set(cs.changeset.id, heldEntry);
-      else this.#held.delete(cs.changeset.id);
-      if (entry && pos !== undefined) {
-        this.#head = pos;
-        this.#committed.publish(states);
-        const appliedParts = cs.changeset.parts.filter((p) => ready.some((r) => r.key === p.key));
-        this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, appliedParts), source: 'remote', keys: entry.parts.map((p) => p.key), previous }]);
-      }
-      const status = ready.length === 0 ? 'held' : held.length > 0 ? 'partial' : 'applied';
-      return { status, position: pos, applied: ready.map((r) => r.key), held: heldKeys, skipped };
+      const result = await fill(batch);
+      await this.#commitBatch(batch);
+      return result;
     } catch (err) {
-      for (const key of mutated) this.#evict(key);
+      // The Automerge states hold changes that never became durable: drop them; they reload.
+      for (const key of batch.mutated) this.#evict(key);
       throw err;
     } finally {
       this.#trimCache();
@@ -834,7 +871,7 @@ export class Store {
     for (let progress = true; progress && this.#held.size > 0; ) {
       progress = false;
       for (const [id, entry] of [...this.#held]) {
-        const result = await this.#apply(checkChangeset(entry.changeset), entry.whole, true, entry.from);
+        const result = await this.#inBatch((batch) => this.#apply(checkChangeset(entry.changeset), entry.whole, true, entry.from, batch));
         if (result.applied.length > 0 || !this.#held.has(id)) progress = true;
       }
     }
@@ -969,6 +1006,21 @@ export class Store {
 /** Opens a {@link Store}: the same as {@link Store.open}, for code that prefers a plain function. */
 export function openStore(options: StoreOptions = {}): Promise<Store> {
   return Store.open(options);
+}
+
+/** What a set of applies accumulates before it is written and published as one commit. */
+interface ApplyBatch {
+  readonly puts: StorageEntry[];
+  readonly deletes: StorageKey[];
+  /** The latest state of each document the batch changed. */
+  readonly states: Map<DocKey, DocState>;
+  readonly mutated: Set<DocKey>;
+  readonly events: CommitEvent[];
+  /** Held changesets added (an entry) or released (null). */
+  readonly held: Map<TxId, HeldChangeset | null>;
+  /** The log position of the batch's last entry. */
+  head: number;
+  readonly txIndex: Map<TxId, number[]>;
 }
 
 interface ActiveContext extends TxContext {

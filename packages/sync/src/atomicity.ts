@@ -66,6 +66,8 @@ export class AtomicityManager {
   readonly #onTorn: (torn: TornTransaction) => void;
   readonly #held = new Map<TxId, HeldTx>();
   readonly #torn = new Map<TxId, TornTransaction>();
+  /** Back-fill deliveries an atomic peer keeps, per connection, until the back-fill is complete. */
+  readonly #backfills = new Map<object, { changeset: Changeset; delivery: DeliveryMessage; from: PeerId | undefined }[]>();
   #loaded: Promise<void> | undefined;
 
   constructor(options: {
@@ -137,8 +139,50 @@ export class AtomicityManager {
    * Handles one received delivery with parts. Resolves with the store's result, or a `held`
    * result when the transaction waits for parts.
    */
-  async receive(changeset: Changeset, delivery: DeliveryMessage, from: PeerId | undefined): Promise<ApplyResult> {
+  async receive(changeset: Changeset, delivery: DeliveryMessage, from: PeerId | undefined, source: object): Promise<ApplyResult> {
     await this.load();
+    if (this.mode === 'atomic' && delivery.via === 'backfill') {
+      // A widened subscription is back-filled one transaction per delivery; showing each as it
+      // comes would show a newly selected document at an old version next to documents at their
+      // latest. An atomic peer keeps them until the back-fill is complete (the next caught-up).
+      let list = this.#backfills.get(source);
+      if (!list) this.#backfills.set(source, (list = []));
+      list.push({ changeset, delivery, from });
+      return heldResult(changeset);
+    }
+    return this.#receiveNow(changeset, delivery, from);
+  }
+
+  /**
+   * The back-fill from `source` is complete: applies every back-filled transaction that is
+   * whole within the subscriptions in ONE local commit; those still missing parts are held.
+   */
+  async backfillComplete(source: object): Promise<void> {
+    const list = this.#backfills.get(source);
+    this.#backfills.delete(source);
+    if (!list || list.length === 0) return;
+    const whole: { changeset: Changeset; from: PeerId | undefined }[] = [];
+    const rest: typeof list = [];
+    for (const item of list) {
+      if (this.#held.has(item.changeset.id) || this.#missingWithin(item.delivery).some((m) => m.reason === 'not-held' || m.reason === 'too-large')) rest.push(item);
+      else whole.push(item);
+    }
+    if (whole.length > 0) {
+      const from = whole[0]?.from;
+      await this.#store.applyChangesets(
+        whole.map((w) => w.changeset),
+        { whole: true, ...(from === undefined ? {} : { from }) },
+      );
+    }
+    for (const item of rest) await this.#receiveNow(item.changeset, item.delivery, item.from);
+  }
+
+  /** A connection closed: its unfinished back-fill is dropped (a reconnect back-fills again). */
+  dropBackfill(source: object): void {
+    this.#backfills.delete(source);
+  }
+
+  async #receiveNow(changeset: Changeset, delivery: DeliveryMessage, from: PeerId | undefined): Promise<ApplyResult> {
     const id = changeset.id;
     const waiting = this.#held.get(id);
     if (waiting) return this.#merge(waiting, changeset, from);

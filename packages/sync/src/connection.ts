@@ -419,6 +419,7 @@ export class Connection {
 
   async #onCaughtUp(pos: number, subscribes: number): Promise<void> {
     if (this.#closed) return;
+    await this.#peer.caughtUp(this);
     this.#cursorPos = Math.max(this.#cursorPos, pos);
     // The cursor goes with the newest subscription set the remote has finished back-filling.
     await this.#saveCursor(subscribes > 0 ? this.#subsSent[subscribes - 1] : undefined);

@@ -95,6 +95,8 @@ export interface PeerInternals {
   authenticate(hello: HelloMessage): Promise<PeerPolicy>;
   /** Applies a received changeset; resolves with how it went. */
   receive(changeset: Changeset, delivery: DeliveryMessage, from: Connection): Promise<ApplyResult>;
+  /** The remote says everything up to a point was sent (a back-fill is complete). */
+  caughtUp(from: Connection): Promise<void>;
   /** Sees a delivery that carried no parts (only a manifest). */
   observeDelivery(delivery: DeliveryMessage, from: Connection): void;
   /** The commit event of a recent log position, when still cached. */
@@ -150,6 +152,7 @@ export class SyncPeer {
       onTorn: (torn) => this.events.emit('torn', torn),
     });
     this.events.on('open', () => this.#atomicity.rewant());
+    this.events.on('close', ({ connection }) => this.#atomicity.dropBackfill(connection));
     this.events.on('unavailable', ({ connection, txId }) => {
       if (connection.remote) this.#atomicity.unavailable(txId, connection.remote.peerId);
     });
@@ -160,7 +163,8 @@ export class SyncPeer {
       logger: this.#logger,
       subscriptions: () => this.#subscriptions,
       authenticate: async (hello) => this.#authenticate(hello),
-      receive: (changeset, delivery, from) => this.#atomicity.receive(changeset, delivery, from.remote?.peerId),
+      receive: (changeset, delivery, from) => this.#atomicity.receive(changeset, delivery, from.remote?.peerId, from),
+      caughtUp: (from) => this.#atomicity.backfillComplete(from),
       observeDelivery: () => {},
       recent: (pos) => this.#recent.get(pos),
     };

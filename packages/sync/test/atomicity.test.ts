@@ -51,6 +51,37 @@ describe("Ditto's scenario 1: a subscription that widens", () => {
   });
 });
 
+describe("Ditto's scenario 1 in atomic mode", () => {
+  it('the back-fill of a widened subscription appears in one commit: B never shows at an old version next to A', async () => {
+    const peer1 = await testPeer([]);
+    const peer2 = await testPeer([onlyA], { atomicity: 'atomic' });
+    link(peer2, peer1);
+    await writeTransactions(peer1);
+    await until(async () => (await peer2.store.get('accounts', 'A'))?.['balance'] === 70, 'A at peer 2');
+    const totals = watchTotals(peer2);
+    peer2.sync.setSubscriptions([both]);
+    await until(async () => (await peer2.store.get('accounts', 'B'))?.['balance'] === 130, 'B back-filled');
+    // Before the widening only A shows (NaN: B is outside the subscription); from the first
+    // emission that has B, the total is whole.
+    const withB = totals.filter((t) => !Number.isNaN(t));
+    expect(withB.length).toBeGreaterThan(0);
+    expect(withB.every((t) => t === 200)).toBe(true);
+    expect(await peer2.sync.pending()).toEqual([]);
+  });
+
+  it('eventual mode shows the intermediate state during the same back-fill (so the test above can fail)', async () => {
+    const peer1 = await testPeer([]);
+    const peer2 = await testPeer([onlyA]);
+    link(peer2, peer1);
+    await writeTransactions(peer1);
+    await until(async () => (await peer2.store.get('accounts', 'A'))?.['balance'] === 70, 'A at peer 2');
+    const totals = watchTotals(peer2);
+    peer2.sync.setSubscriptions([both]);
+    await until(async () => (await peer2.store.get('accounts', 'B'))?.['balance'] === 130, 'B back-filled');
+    expect(totals.filter((t) => !Number.isNaN(t)).some((t) => t !== 200)).toBe(true);
+  });
+});
+
 describe("Ditto's scenario 2: a narrow peer relaying to a broad one", () => {
   async function setup(mode: 'eventual' | 'atomic', storage?: MemoryStorageAdapter) {
     const peer1 = await testPeer([]);

@@ -38,7 +38,7 @@ export function link(dialer: TestPeer, listener: TestPeer): { dialerEnd: MemoryT
 }
 
 /** Waits until `check` holds, re-checking after each turn of the event loop; fails after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5_000): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

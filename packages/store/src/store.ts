@@ -527,12 +527,41 @@ export class Store {
   }
 
   /**
-   * The value subscriptions are evaluated against: the document, or for a tombstone the value
-   * it had while alive (so a delete reaches those who subscribed to the document).
+   * The value subscriptions are evaluated against: the document's current value, `undefined`
+   * when absent or deleted (replication routes a tombstone to every subscription on its
+   * collection). Synchronous, for the shipping hot path.
    */
   selectionValue(collection: string, id: string): Doc | undefined {
-    const state = this.#committed.get(collection, id);
-    return state?.doc ?? state?.lastLive;
+    return this.#committed.get(collection, id)?.doc;
+  }
+
+  /**
+   * The value a document had just before a logged transaction changed it, recomputed from its
+   * Automerge history (`undefined` if it did not exist or was deleted then). Replication uses it
+   * when the value is no longer in memory, to ship the change that takes a document out of a
+   * filtered subscription.
+   */
+  valueBefore(entry: LogEntry, key: DocKey): Promise<Doc | undefined> {
+    return this.#historicalValue(entry, key, 'before');
+  }
+
+  /** The value a document had right after a logged transaction changed it (as its author saw it). */
+  valueAfter(entry: LogEntry, key: DocKey): Promise<Doc | undefined> {
+    return this.#historicalValue(entry, key, 'after');
+  }
+
+  #historicalValue(entry: LogEntry, key: DocKey, when: 'before' | 'after'): Promise<Doc | undefined> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#track(
+      (async () => {
+        const part = entry.parts.find((p) => p.key === key);
+        if (!part) return undefined;
+        const { collection, id } = parseDocKey(key);
+        const am = await this.#automergeFor(key, this.#committed.get(collection, id));
+        const value = when === 'before' ? am.valueBefore(part.hashes) : am.valueAfter(part.hashes);
+        return value === undefined ? undefined : makeDoc(id, value);
+      })(),
+    );
   }
 
   /** Whether the store holds any state (a live document or a tombstone) for a document. */
@@ -744,10 +773,9 @@ export class Store {
       puts.push({ key: keys.chunk(collection, id, n), value: bytes });
       n += 1;
     }
-    const lastLive = doc === undefined ? (current?.doc ?? current?.lastLive) : undefined;
-    const record: DocRecord = lastLive === undefined ? { v: doc ? valueOf(doc) : null, h: heads, n } : { v: null, h: heads, n, l: valueOf(lastLive) };
+    const record: DocRecord = { v: doc ? valueOf(doc) : null, h: heads, n };
     puts.push({ key: keys.doc(collection, id), value: encode(record) });
-    return lastLive === undefined ? { key, collection, id, doc, heads, chunks: n } : { key, collection, id, doc, heads, chunks: n, lastLive };
+    return { key, collection, id, doc, heads, chunks: n };
   }
 
   /**
@@ -1059,8 +1087,7 @@ function checkChangeset(input: unknown): CheckedChangeset {
 }
 
 function stateFromRecord(collection: string, id: string, record: DocRecord): DocState {
-  const state: DocState = { key: docKey(collection, id), collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n };
-  return record.l === undefined ? state : { ...state, lastLive: makeDoc(id, record.l) };
+  return { key: docKey(collection, id), collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n };
 }
 
 function headerOf(entry: LogEntry, parts: ChangesetPart[]): Changeset {

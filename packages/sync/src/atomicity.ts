@@ -84,14 +84,27 @@ export class AtomicityManager {
     this.#onTorn = options.onTorn;
   }
 
-  /** Loads what was held or torn before a restart. */
+  /** Loads what was held or torn before a restart (once; see {@link reload}). */
   load(): Promise<void> {
-    this.#loaded ??= (async () => {
-      const state = await this.#store.readSyncState<Persisted>(STATE);
-      for (const h of state?.held ?? []) this.#held.set(h.changeset.id, h);
-      for (const t of state?.torn ?? []) this.#torn.set(t.txId, t);
-    })();
+    this.#loaded ??= this.#read();
     return this.#loaded;
+  }
+
+  /**
+   * Reads the persisted state again: another store instance on the same storage (the previous
+   * leader tab) may have changed it since this one last looked.
+   */
+  reload(): Promise<void> {
+    this.#loaded = this.#read();
+    return this.#loaded;
+  }
+
+  async #read(): Promise<void> {
+    const state = await this.#store.readSyncState<Persisted>(STATE);
+    this.#held.clear();
+    this.#torn.clear();
+    for (const h of state?.held ?? []) this.#held.set(h.changeset.id, h);
+    for (const t of state?.torn ?? []) this.#torn.set(t.txId, t);
   }
 
   /** Transactions held back (atomic mode), including those waiting for Automerge dependencies. */
@@ -186,7 +199,13 @@ export class AtomicityManager {
     const id = changeset.id;
     const waiting = this.#held.get(id);
     if (waiting) return this.#merge(waiting, changeset, from);
-    const missing = this.#missingWithin(delivery);
+    let missing = this.#missingWithin(delivery);
+    if (missing.length > 0) {
+      // Parts this peer already applied for the transaction (from another path) are not
+      // missing: without this, every partial copy would hold it again and want it again.
+      const applied = new Set((await this.#store.entriesFor(id)).flatMap((e) => e.parts.map((p) => p.key)));
+      missing = missing.filter((m) => !applied.has(m.key));
+    }
     if (this.mode === 'atomic' && missing.some((m) => m.reason === 'not-held' || m.reason === 'too-large')) {
       const h: HeldTx = { changeset, missing, unavailableFrom: [], from };
       this.#held.set(id, h);

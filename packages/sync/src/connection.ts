@@ -12,6 +12,7 @@ import {
   encodeMessage,
   initialConnectionState,
   negotiateVersion,
+  parseDocKey,
   toErrorMessage,
   unreachable,
   type Changeset,
@@ -32,7 +33,7 @@ import {
 } from '@atoll/protocol';
 import { InvalidChangesetError, type Doc, type LogEntry } from '@atoll/store';
 import type { PeerInternals } from './peer.js';
-import { newlySelected, selects, subscriptionsKey } from './subscriptions.js';
+import { newlySelected, selects, selectsValue, subscriptionsKey } from './subscriptions.js';
 import type { CloseInfo, Transport } from './transport/transport.js';
 
 /** What a connection knows of the peer at its other end, once the handshake is done. */
@@ -453,7 +454,10 @@ export class Connection {
         after = entry.pos;
         if (entry.pos > last) break;
         if (!entry.parts.some((p) => wanted.has(p.key))) continue;
-        const delivery = await this.#deliveryFor(entry, 'want', (key) => wanted.has(key));
+        // The wanted parts are shipped whatever the subscriptions say (the receiver asked); every
+        // other part is decided by the receiver's own subscriptions — an answer that marked them
+        // all `not-subscribed` would look whole to an atomic receiver.
+        const delivery = await this.#deliveryFor(entry, 'want', wanted);
         if (delivery && delivery.parts.length > 0) {
           this.#sendDelivery(delivery);
           sent = true;
@@ -505,6 +509,7 @@ export class Connection {
             this.#nextPos = entry.pos + 1;
             const delivery = await this.#deliveryFor(entry, 'log');
             if (delivery) this.#sendDelivery(delivery);
+            if (this.#filtered) await this.#backfillStartingToMatch(entry);
           }
         }
         const pos = this.#nextPos - 1;
@@ -520,20 +525,71 @@ export class Connection {
     }
   }
 
+  /**
+   * A commit that makes a document start to match the remote's subscriptions (its value before
+   * did not match) means the remote lacks the document's earlier history — including changes
+   * made here while it did not match. Back-fill that history, even when the commit itself came
+   * from the remote. Needs the value before the commit, which the recent-commit cache holds.
+   */
+  /** Whether any of the remote's subscriptions has a filter (the cases that need history). */
+  get #filtered(): boolean {
+    return this.#remoteSubs.some((s) => s.where !== undefined);
+  }
+
+  async #backfillStartingToMatch(entry: LogEntry): Promise<void> {
+    const keys = new Set<DocKey>();
+    for (const part of entry.parts) {
+      if (!this.#policy.canRead(part.key) || !selects(this.#remoteSubs, this.#peer.store, part.key)) continue;
+      const before = await this.#valueBefore(entry, part.key);
+      if (before !== undefined && !selectsValue(this.#remoteSubs, parseDocKey(part.key).collection, before)) keys.add(part.key);
+    }
+    if (keys.size > 0 && entry.pos > 1) {
+      this.#backfills.push({ keys, upTo: entry.pos - 1, subscribes: this.#subscribesCovered, next: 1 });
+      this.#pumpAgain = true;
+    }
+  }
+
+  /**
+   * A document's value just before a logged commit: from the recent-commit cache, or, once it
+   * has left the cache (a restart, a long catch-up), recomputed from Automerge history.
+   */
+  async #valueBefore(entry: LogEntry, key: DocKey): Promise<Doc | undefined> {
+    const recent = this.#peer.recent(entry.pos);
+    if (recent && recent.source !== 'storage') return recent.previous.get(key);
+    return this.#peer.store.valueBefore(entry, key);
+  }
+
+  async #selectedAround(entry: LogEntry, key: DocKey): Promise<boolean> {
+    const { collection, id } = parseDocKey(key);
+    const before = await this.#valueBefore(entry, key);
+    if (before !== undefined && selectsValue(this.#remoteSubs, collection, before)) return true;
+    // While the document's heads are still this transaction's changes, its current value (judged
+    // already) is the value after it; otherwise recompute that value from history.
+    const heads = this.#peer.store.heads(collection, id);
+    const hashes = entry.parts.find((p) => p.key === key)?.hashes ?? [];
+    if (heads !== undefined && heads.length === hashes.length && heads.every((h) => hashes.includes(h))) return false;
+    const after = await this.#peer.store.valueAfter(entry, key);
+    return after !== undefined && selectsValue(this.#remoteSubs, collection, after);
+  }
+
   /** The delivery of a log entry for this remote, or undefined when it selects none of it. */
-  async #deliveryFor(entry: LogEntry, via: DeliveryVia, only?: (key: DocKey) => boolean): Promise<DeliveryMessage | undefined> {
+  async #deliveryFor(entry: LogEntry, via: DeliveryVia, wanted?: ReadonlySet<DocKey>): Promise<DeliveryMessage | undefined> {
     const remote = this.#remote as RemotePeer;
     if (via !== 'want' && (entry.origin === remote.peerId || entry.from === remote.peerId)) return undefined;
     const recent = this.#peer.recent(entry.pos);
-    const previous: ReadonlyMap<DocKey, Doc | undefined> | undefined = recent?.previous;
     const held = new Set(entry.parts.map((p) => p.key));
     const decisions = new Map<DocKey, ShipDecision>();
     let shipping = false;
     for (const key of entry.manifest) {
       let decision: ShipDecision;
       if (!this.#policy.canRead(key)) decision = 'not-permitted';
-      else if (only ? !only(key) : !selects(this.#remoteSubs, this.#peer.store, key, previous?.get(key))) decision = 'not-subscribed';
-      else decision = 'ship';
+      else if (wanted?.has(key) || selects(this.#remoteSubs, this.#peer.store, key)) decision = 'ship';
+      // Not selected now, by a filter: judged by the document's value at this transaction
+      // instead — ship it if it matched right after (the transaction wrote a document the
+      // subscription selected then, and a reader must see all of it) or right before (the change
+      // that takes it out of the subscription, so the receiver does not keep a stale match).
+      else if (held.has(key) && this.#filtered && (await this.#selectedAround(entry, key))) decision = 'ship';
+      else decision = 'not-subscribed';
       if (decision === 'ship' && held.has(key)) shipping = true;
       decisions.set(key, decision);
     }

@@ -151,7 +151,14 @@ export class SyncPeer {
       },
       onTorn: (torn) => this.events.emit('torn', torn),
     });
-    this.events.on('open', () => this.#atomicity.rewant());
+    // A connection opening may make this instance the one that replicates (a new leader tab):
+    // take up the held work as stored, then ask for what is missing.
+    this.events.on('open', () => {
+      void this.#atomicity.reload().then(
+        () => this.#atomicity.rewant(),
+        () => {},
+      );
+    });
     this.events.on('close', ({ connection }) => this.#atomicity.dropBackfill(connection));
     this.events.on('unavailable', ({ connection, txId }) => {
       if (connection.remote) this.#atomicity.unavailable(txId, connection.remote.peerId);

@@ -3,13 +3,13 @@ import type { Doc, Store } from '@atoll/store';
 
 /**
  * Whether a remote's subscriptions select a document, evaluated on the shipping side against
- * its own copy: the current value, or for a tombstone the value it had while alive (so deletes
- * reach those who had the document). `before` is the value prior to the commit being shipped,
- * when known: the change that makes a document leave a subscription is still shipped, so the
- * receiver does not keep a stale match. A document the shipper does not hold at all cannot be
- * evaluated; a filtered subscription on its collection then counts as selecting it.
+ * its own current copy. (The connection also ships the change that takes a document out of a
+ * subscription, judged by the value before it.) A tombstone is selected by every subscription on its collection: whoever may
+ * hold the document must get the delete (one that never held it asks for the history it lacks
+ * and ends with the tombstone, which shows nothing). A document the shipper does not hold at
+ * all cannot be evaluated; a filtered subscription on its collection then counts as selecting it.
  */
-export function selects(subs: readonly Subscription[], store: Store, key: DocKey, before?: Doc): boolean {
+export function selects(subs: readonly Subscription[], store: Store, key: DocKey): boolean {
   if (subs.length === 0) return false;
   const { collection, id } = parseDocKey(key);
   let value: Doc | undefined;
@@ -18,14 +18,19 @@ export function selects(subs: readonly Subscription[], store: Store, key: DocKey
     if (sub.collection !== ALL_COLLECTIONS && sub.collection !== collection) continue;
     if (sub.where === undefined) return true;
     if (!looked) {
-      value = store.selectionValue(collection, id);
       looked = true;
-      if (value === undefined && !store.has(collection, id)) return true;
+      if (!store.has(collection, id)) return true;
+      value = store.selectionValue(collection, id);
+      if (value === undefined) return true;
     }
     if (value !== undefined && matchesFilter(sub.where, value)) return true;
-    if (before !== undefined && matchesFilter(sub.where, before)) return true;
   }
   return false;
+}
+
+/** Whether the subscriptions select a document whose value is `value` (no store lookup). */
+export function selectsValue(subs: readonly Subscription[], collection: string, value: Doc): boolean {
+  return subs.some((sub) => (sub.collection === ALL_COLLECTIONS || sub.collection === collection) && (sub.where === undefined || matchesFilter(sub.where, value)));
 }
 
 /** Keys the store holds that `next` selects and `previous` did not: what a widening back-fills. */

@@ -57,6 +57,29 @@ export class AutomergeDoc {
     return this.#h.getChangeByHash(hash);
   }
 
+  /**
+   * The value the document had just before the given changes (the heads they depend on, minus
+   * themselves), or `undefined` if it did not exist or was deleted then.
+   */
+  valueBefore(hashes: readonly string[]): JsonObject | undefined {
+    const own = new Set(hashes);
+    const heads = new Set<string>();
+    for (const hash of hashes) for (const dep of this.#h.getChangeMetaByHash(hash)?.deps ?? []) if (!own.has(dep)) heads.add(dep);
+    return heads.size === 0 ? undefined : this.#valueAt([...heads]);
+  }
+
+  /** The value the document had right after the given changes, as their author saw it. */
+  valueAfter(hashes: readonly string[]): JsonObject | undefined {
+    return hashes.length === 0 ? undefined : this.#valueAt([...hashes]);
+  }
+
+  #valueAt(heads: string[]): JsonObject | undefined {
+    const root = toPlainJson(this.#h.materialize(ROOT, heads)) as Record<string, JsonValue>;
+    if (root[DELETED] === true) return undefined;
+    delete root[DELETED];
+    return root;
+  }
+
   /** The whole document in one chunk (for compaction). */
   save(): Uint8Array {
     return this.#h.save();

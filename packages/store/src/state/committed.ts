@@ -15,8 +15,6 @@ export interface DocState extends DocView {
   readonly heads: readonly string[];
   /** Automerge chunks stored for the document. */
   readonly chunks: number;
-  /** For a tombstone: the value it had before it was deleted, if the store ever saw it alive. */
-  readonly lastLive?: Doc;
 }
 
 /** What a reader can see: the committed state, a snapshot of it, or a transaction's view. */

@@ -50,8 +50,6 @@ export interface DocRecord {
   readonly h: readonly string[];
   /** Number of Automerge chunks stored under ['am', collection, id]. */
   readonly n: number;
-  /** For a tombstone: the last value it had while alive (subscriptions select tombstones by it). */
-  readonly l?: JsonObject;
 }
 
 /** One document's share of a logged transaction. */

@@ -1,0 +1,3 @@
+import { browserProject } from '../../vitest.shared.js';
+
+export default browserProject('browser');

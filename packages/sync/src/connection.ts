@@ -458,7 +458,8 @@ export class Connection {
         // other part is decided by the receiver's own subscriptions — an answer that marked them
         // all `not-subscribed` would look whole to an atomic receiver.
         const delivery = await this.#deliveryFor(entry, 'want', wanted);
-        if (delivery && delivery.parts.length > 0) {
+        // It answers the want only if it carries a wanted part (one the asker may read).
+        if (delivery && delivery.parts.some((p) => wanted.has(p.key))) {
           this.#sendDelivery(delivery);
           sent = true;
         }

@@ -23,7 +23,8 @@ export interface PageResult {
 const unique = (name: string) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
 
 async function timed<T>(ops: readonly T[], grouped: boolean, op: (x: T) => Promise<unknown>): Promise<PageResult> {
-  const warm = Math.max(5, Math.floor(ops.length / 10));
+  // Quick mode has only a handful of operations: never warm up past the end.
+  const warm = Math.min(ops.length, Math.max(5, Math.floor(ops.length / 10)));
   for (let i = 0; i < warm; i++) await op(ops[i] as T);
   const samples: number[] = [];
   const start = performance.now();

@@ -71,17 +71,25 @@ class AtollClient implements EditClient {
 
   /** The same with a filter on the subscription. */
   static async dialWhere(store: Store, url: string, collection: string, where: Filter | undefined, timeoutMs = CONNECT_MS): Promise<{ peer: SyncPeer; dialer: Dialer }> {
-    const peer = new SyncPeer({ store, subscriptions: [where ? { id: 'bench', collection, where } : { id: 'bench', collection }], logger: quietLogger });
-    let caughtUp = false;
-    const off = peer.events.on('caught-up', () => (caughtUp = true));
-    const dialer = peer.dial(() => connectWebSocket(url));
-    const ok = await until(() => caughtUp, timeoutMs, 2);
-    off();
+    const { peer, dialer, caughtUp } = AtollClient.start(store, url, collection, where);
+    const ok = await until(caughtUp, timeoutMs, 2);
     if (!ok) {
       await peer.close();
       throw new Error(`atoll client: not caught up with ${url} within ${timeoutMs} ms (${dialer.status}${dialer.lastError ? `: ${dialer.lastError.message}` : ''})`);
     }
     return { peer, dialer };
+  }
+
+  /** A sync peer on `store`, dialing `url`; `caughtUp()` says whether the first catch-up is done. */
+  static start(store: Store, url: string, collection: string, where?: Filter): { peer: SyncPeer; dialer: Dialer; caughtUp: () => boolean } {
+    const peer = new SyncPeer({ store, subscriptions: [where ? { id: 'bench', collection, where } : { id: 'bench', collection }], logger: quietLogger });
+    let caughtUp = false;
+    const off = peer.events.on('caught-up', () => {
+      caughtUp = true;
+      off();
+    });
+    const dialer = peer.dial(() => connectWebSocket(url));
+    return { peer, dialer, caughtUp: () => caughtUp };
   }
 
   write(doc: string, v: number): void {

@@ -119,12 +119,12 @@ export function markdown(results: Results): string {
     for (const row of results.rows.filter((r) => r.section === section)) {
       const params = Object.entries(row.params).map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : v}`).join(', ');
       const name = `**${row.id}** ${row.title}${params ? ` (${params})` : ''}`;
+      let first = true;
       if (row.error) {
         out.push(`| ${name} | — | | | | | FAILED: ${row.error.replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)} |`);
-        continue;
+        first = false;
       }
       const a = get(row, 'atoll');
-      let first = true;
       for (const s of SYSTEMS) {
         const m = get(row, s);
         if (!m) continue;

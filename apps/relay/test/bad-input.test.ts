@@ -149,7 +149,8 @@ describe('bad input from a raw WebSocket client', () => {
     // Nothing was dropped silently before that: the pings read were answered in order.
     const pongs = client.messages.filter((m) => m.type === 'pong').map((m) => (m.type === 'pong' ? m.nonce : -1));
     expect(pongs).toEqual(pongs.map((_, i) => i));
-    expect(pongs.length).toBeGreaterThanOrEqual(50);
+    // The burst is 50 tokens and `hello` took one; the rest (refill while the flood is read) varies.
+    expect(pongs.length).toBeGreaterThanOrEqual(49);
     expect(relay.metrics()).toMatch(/^atoll_relay_errors_total\{kind="rate-limited",direction="sent"\} 2$/m);
     await stillServes();
   });

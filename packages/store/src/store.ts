@@ -121,6 +121,12 @@ export interface ApplyOptions {
   readonly whole?: boolean;
   /** The peer the changeset came from: recorded in the log so it is never sent back there. */
   readonly from?: PeerId;
+  /**
+   * Replication state (a cursor) to persist in the same storage transaction as the changes,
+   * as {@link Store.writeSyncState} would: the cursor then never runs ahead of, or behind, what
+   * the store durably holds, and the apply costs one storage write, not two.
+   */
+  readonly syncState?: { readonly name: string; readonly value: unknown };
 }
 
 /**
@@ -463,6 +469,7 @@ export class Store {
         const results = await this.#inBatch(async (batch) => {
           const out: ApplyResult[] = [];
           for (const cs of checked) out.push(await this.#apply(cs, options.whole === true, false, options.from, batch));
+          if (options.syncState) batch.puts.push({ key: keys.sync(options.syncState.name), value: encode(options.syncState.value) });
           return out;
         });
         await this.#releaseHeld();

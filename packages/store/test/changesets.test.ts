@@ -27,6 +27,27 @@ async function contents(store: Store, collection: string): Promise<Doc[]> {
 }
 
 describe('changesets', () => {
+  it('applyChangesets persists sync state in the same storage write, and not at all when the apply fails', async () => {
+    const a = await open();
+    const log = recorder(a);
+    await a.insert('notes', { _id: 'n1', text: 'one' });
+    const storage = new MemoryStorageAdapter();
+    const b = await open(storage);
+    let writes = 0;
+    const write = storage.write.bind(storage);
+    storage.write = (batch) => {
+      writes++;
+      return write(batch);
+    };
+    await b.applyChangesets([log[0]!], { syncState: { name: 'cursor/a', value: { pos: 1 } } });
+    expect(writes).toBe(1);
+    expect(await b.readSyncState('cursor/a')).toEqual({ pos: 1 });
+    expect((await b.get('notes', 'n1'))?.['text']).toBe('one');
+    const broken: Changeset = { ...log[0]!, id: `${a.peerId}:9` as Changeset['id'], parts: [{ key: 'notes/n2' as Changeset['parts'][0]['key'], changes: [new Uint8Array([1, 2, 3])] }], manifest: ['notes/n2' as Changeset['manifest'][0]] };
+    await expect(b.applyChangesets([broken], { syncState: { name: 'cursor/a', value: { pos: 2 } } })).rejects.toBeInstanceOf(InvalidChangesetError);
+    expect(await b.readSyncState('cursor/a')).toEqual({ pos: 1 });
+  });
+
   it('one per read-write commit that wrote something, with a manifest of every document written', async () => {
     const a = await open();
     const log = recorder(a);

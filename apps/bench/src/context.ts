@@ -81,7 +81,14 @@ export interface BenchContext {
   readonly sizes: Sizes;
   /** A scratch directory, removed after the run. */
   readonly tmp: string;
+  /** The systems to run where a benchmark runs several (`--systems=`); all when undefined. */
+  readonly systems?: ReadonlySet<SystemName>;
   log(message: string): void;
+}
+
+/** The systems of `list` this run measures. */
+export function selected<T extends SystemName>(ctx: BenchContext, list: readonly T[]): T[] {
+  return list.filter((s) => ctx.systems === undefined || ctx.systems.has(s));
 }
 
 /** A row of the catalog with the figures of this run filled in. */

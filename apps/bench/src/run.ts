@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { ROWS, type Row } from './catalog.js';
+import { ROWS, type Row, type SystemName } from './catalog.js';
 import { FULL, QUICK, newRow, type BenchContext, type Sizes } from './context.js';
 import { CHROMIUM, indexedDbBenchmarks } from './browser/idb.js';
 import { localNodeBenchmarks } from './local/node.js';
@@ -30,6 +30,8 @@ export interface RunOptions {
   /** Where latest.json and latest.md go. */
   readonly outDir: string;
   readonly only?: readonly GroupName[];
+  /** Where a benchmark compares several systems, run only these (the local and browser groups run all). */
+  readonly systems?: readonly SystemName[];
   /** Overrides of the mode's sizes. */
   readonly sizes?: Partial<Sizes>;
   readonly log?: (message: string) => void;
@@ -63,7 +65,7 @@ export async function runBench(options: RunOptions): Promise<Results> {
   const sizes: Sizes = { ...(options.quick ? QUICK : FULL), ...options.sizes };
   const tmp = mkdtempSync(join(tmpdir(), 'atoll-bench-'));
   const begin = performance.now();
-  const ctx: BenchContext = { quick: options.quick, sizes, tmp, log: (m) => log(`[bench ${((performance.now() - begin) / 1000).toFixed(1)} s] ${m}`) };
+  const ctx: BenchContext = { quick: options.quick, sizes, tmp, ...(options.systems ? { systems: new Set(options.systems) } : {}), log: (m) => log(`[bench ${((performance.now() - begin) / 1000).toFixed(1)} s] ${m}`) };
   const started = new Date();
   const loadBefore = loadavg();
   // Hundreds of clients live in this process (y-protocols' Awareness adds a process 'exit'

@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import type { Measure, Row, SystemName } from '../catalog.js';
-import { newRow, now, put, quietLogger, sleep, until, type BenchContext } from '../context.js';
+import { newRow, now, put, quietLogger, selected, sleep, until, type BenchContext } from '../context.js';
 import { ServerProc, type ServerMemory } from '../procs.js';
 import { docName } from '../workloads.js';
 import { AtollClient } from './clients.js';
@@ -37,7 +37,7 @@ export async function catchupBenchmarks(ctx: BenchContext): Promise<Row[]> {
   // Memory is read at the medium size (10 000 documents in the full mode), which every server reaches.
   const memory = newRow('memory.docs', { documents: medium });
 
-  for (const system of SYSTEMS) {
+  for (const system of selected(ctx, SYSTEMS)) {
     // The empty server's memory is the baseline of the per-document figure.
     const empty = await ServerProc.start(system, { dataDir: mkdtempSync(join(ctx.tmp, `${system}-empty-`)) });
     const baseline = await empty.memory();

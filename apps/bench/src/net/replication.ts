@@ -4,7 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Row, SystemName } from '../catalog.js';
-import { newRow, now, put, sleep, until, type BenchContext } from '../context.js';
+import { newRow, now, put, selected, sleep, until, type BenchContext } from '../context.js';
 import { ServerProc } from '../procs.js';
 import { latency, median } from '../stats.js';
 import { typingSchedule } from '../workloads.js';
@@ -35,7 +35,7 @@ export async function replicationBenchmarks(ctx: BenchContext): Promise<Row[]> {
     forwarding: newRow('net.forwarding', { edits: ctx.sizes.forwardEdits, burst: 10 }),
     connections: newRow('memory.connections', { connections: ctx.sizes.idleConnections }),
   };
-  for (const system of NET_SYSTEMS) {
+  for (const system of selected(ctx, NET_SYSTEMS)) {
     const server = await ServerProc.start(system, { dataDir: mkdtempSync(join(ctx.tmp, `${system}-`)) });
     try {
       await propagation(ctx, system, server, rows.propagation);

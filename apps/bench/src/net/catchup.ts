@@ -23,6 +23,8 @@ const CHANGED_TITLE = 'changed after the first catch-up';
 const SEED_TIMEOUT_MS = 600_000;
 
 interface CatchupOutcome {
+  /** How long seeding the server took (not part of the measure). */
+  seedMs?: number;
   first: Measure;
   incremental?: Measure;
   memory: ServerMemory;
@@ -42,8 +44,17 @@ export async function catchupBenchmarks(ctx: BenchContext): Promise<Row[]> {
     const empty = await ServerProc.start(system, { dataDir: mkdtempSync(join(ctx.tmp, `${system}-empty-`)) });
     const baseline = await empty.memory();
     await empty.stop();
+    let seedRate: number | undefined;
     for (let i = 0; i < sizes.length; i++) {
       const n = sizes[i] as number;
+      // A server whose seeding at the previous size predicts more than the limit at this one is
+      // not tried: the wait would measure nothing (automerge-repo's server seeds ~20 documents/s).
+      if (seedRate !== undefined && n / seedRate > SEED_TIMEOUT_MS) {
+        const note = `not attempted: the server was seeded at ${seedRate * 1000 < 100 ? (seedRate * 1000).toFixed(1) : Math.round(seedRate * 1000)} documents/s at the previous size, so ${n} documents would take ~${Math.round(n / seedRate / 60_000)} min, beyond the ${SEED_TIMEOUT_MS / 60_000}-min limit`;
+        ctx.log(`${ids[i]}: ${system} ${note}`);
+        put(rows[i] as Row, system, { value: 0, extra: { missing: n }, note });
+        continue;
+      }
       ctx.log(`${ids[i]}: ${system} (${n} documents)`);
       const withIncremental = i === 1;
       let outcome: CatchupOutcome;
@@ -56,6 +67,7 @@ export async function catchupBenchmarks(ctx: BenchContext): Promise<Row[]> {
         ctx.log(`${ids[i]}: ${system} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         continue;
       }
+      if (outcome.seedMs !== undefined) seedRate = n / outcome.seedMs;
       put(rows[i] as Row, system, outcome.first);
       if (withIncremental && outcome.incremental) put(incremental, system, outcome.incremental);
       if (i === 1) {
@@ -73,6 +85,7 @@ export async function catchupBenchmarks(ctx: BenchContext): Promise<Row[]> {
 async function catchup(ctx: BenchContext, system: SystemName, n: number, changes: number): Promise<CatchupOutcome> {
   const dataDir = mkdtempSync(join(ctx.tmp, `${system}-catchup-`));
   let server: ServerProc;
+  const seeding = now();
   try {
     server = await ServerProc.start(system, { dataDir, seed: n, timeoutMs: SEED_TIMEOUT_MS });
   } catch (err) {
@@ -83,15 +96,16 @@ async function catchup(ctx: BenchContext, system: SystemName, n: number, changes
     return { first: none, memory: { rss: Number.NaN, heapUsed: Number.NaN, external: Number.NaN, arrayBuffers: Number.NaN } };
   }
   if (server.docs !== n) throw new Error(`${system} server holds ${server.docs} documents, not ${n}`);
+  const seedMs = now() - seeding;
   const proxy = await CountingProxy.start(server.url);
   try {
     switch (system) {
       case 'atoll':
-        return await atollCatchup(ctx, server, proxy, n, changes);
+        return { seedMs, ...(await atollCatchup(ctx, server, proxy, n, changes)) };
       case 'automerge-repo':
-        return await automergeCatchup(ctx, server, proxy, n, changes);
+        return { seedMs, ...(await automergeCatchup(ctx, server, proxy, n, changes)) };
       case 'yjs':
-        return await yjsCatchup(ctx, server, proxy, n, changes);
+        return { seedMs, ...(await yjsCatchup(ctx, server, proxy, n, changes)) };
       case 'raw':
         throw new Error('no raw catch-up');
     }

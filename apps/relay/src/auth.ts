@@ -127,17 +127,20 @@ export class PermissionSet {
   }
 }
 
-/** Whether `scope` (collection names or `'*'`) covers the collection of `key`. */
-function covers(scope: readonly string[], key: DocKey): boolean {
-  if (scope.includes(ALL_COLLECTIONS)) return true;
-  return scope.includes(parseDocKey(key).collection);
+/**
+ * Whether a scope (collection names or `'*'`) covers a document. Asked for every key of every
+ * delivery in both directions, so the scope becomes a set once, and `'*'` a constant.
+ */
+function coverage(scope: readonly string[]): (key: DocKey) => boolean {
+  if (scope.includes(ALL_COLLECTIONS)) return () => true;
+  if (scope.length === 0) return () => false;
+  const collections = new Set(scope);
+  return (key) => collections.has(parseDocKey(key).collection);
 }
 
 /** The policy of a permissions entry: reads and writes limited to its collections. */
 export function scopePolicy(entry: PermissionEntry): PeerPolicy {
-  const read = [...entry.read];
-  const write = [...entry.write];
-  return { canRead: (key) => covers(read, key), canWrite: (key) => covers(write, key) };
+  return { canRead: coverage(entry.read), canWrite: coverage(entry.write) };
 }
 
 /** How the relay authenticates peers: not at all, one shared secret, or a permissions set. */

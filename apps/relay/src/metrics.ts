@@ -39,7 +39,9 @@ class Counter implements Family {
   ) {}
 
   inc(labels: Labels = {}, by = 1): void {
-    const key = formatLabels(labels);
+    // Several increments per frame: a plain key here, the escaped text only when scraped.
+    let key = '';
+    for (const name in labels) key += `${name}\u0001${labels[name] as string}\u0000`;
     const slot = this.#values.get(key);
     if (slot) slot.value += by;
     else this.#values.set(key, { labels, value: by });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, type DeliveryMessage, type Message, type PeerId, type TxId } from '@atoll/protocol';
+import { PROTOCOL_VERSION, type Changeset, type DeliveryMessage, type Message, type PeerId, type TxId } from '@atoll/protocol';
+import { MemoryStorageAdapter, Store, silentLogger } from '@atoll/store';
 import { RATE_LIMITED_CLOSE_CODE, SOCKET_SLACK_BYTES, type Relay } from '../src/index.js';
 import { RawClient, cleanUp, helloMessage, idsOf, key, snapshot, testClient, testRelay, until } from './support.js';
 
@@ -135,6 +136,51 @@ describe('bad input from a raw WebSocket client', () => {
     await client.next((m) => m.type === 'pong' && m.nonce === 7, 'a pong');
     expect(relay.store.held()).toEqual([]);
     await stillServes();
+  });
+
+  it('an invalid delivery among valid ones queued together is rejected alone; the others are applied', async () => {
+    // Real changes, written by a store of mallory's own.
+    const own = await Store.open({ storage: new MemoryStorageAdapter(), logger: silentLogger, peerId: 'mallory' });
+    await own.insert('notes', { _id: 'good-1', text: 'one' });
+    await own.insert('notes', { _id: 'good-2', text: 'two' });
+    const [first, second] = await Promise.all((await own.readLog(0)).map((entry) => own.changesetFor(entry)));
+    await own.close();
+    const delivery = (pos: number, cs: Changeset): DeliveryMessage => ({
+      type: 'delivery',
+      via: 'log',
+      pos,
+      tx: { id: cs.id, origin: cs.origin, seq: cs.seq, time: cs.time },
+      manifest: [...cs.manifest],
+      redacted: 0,
+      parts: cs.parts.map((p) => ({ key: p.key, changes: [...p.changes] })),
+      omitted: [],
+    });
+    const client = await RawClient.connect(relay.syncUrl);
+    await client.handshake({ peerId: 'mallory' as PeerId });
+    await client.next((m) => m.type === 'sync', 'the relay to ask for our log');
+    const bad: DeliveryMessage = {
+      type: 'delivery',
+      via: 'log',
+      pos: 2,
+      tx: { id: 'mallory:99' as TxId, origin: 'mallory' as PeerId, seq: 99, time: Date.now() },
+      manifest: [key('notes', 'evil')],
+      redacted: 0,
+      parts: [{ key: key('notes', 'evil'), changes: [new Uint8Array([0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4])] }],
+      omitted: [],
+    };
+    // Back to back: the relay applies what is queued together in one write.
+    client.send(delivery(1, first as Changeset));
+    client.send(bad);
+    client.send(delivery(3, second as Changeset));
+    client.send(delivery(4, first as Changeset)); // a duplicate: applied already, acknowledged
+    expect(await errorOf(client, 'invalid-change')).toMatchObject({ fatal: false, txId: 'mallory:99' });
+    await client.next((m) => m.type === 'ack' && m.deliveries === 4, 'the ack of all four deliveries');
+    expect((await idsOf(relay.store, 'notes')).sort()).toEqual(['good-1', 'good-2', 'kept']);
+    expect(relay.store.position).toBe(position + 2);
+    expect(relay.store.held()).toEqual([]);
+    // The connection is still usable.
+    client.send({ type: 'ping', nonce: 8 });
+    await client.next((m) => m.type === 'pong' && m.nonce === 8, 'a pong');
   });
 
   it('a flood past the rate limit → rate-limited (slowed first, then fatal), closed', async () => {

@@ -44,6 +44,32 @@ describe('persistence', () => {
     }
   });
 
+  it('a relay shutting down while a client writes is a close for the client, not a failure', async () => {
+    const relay = await testRelay();
+    const failures: string[] = [];
+    const logger = { ...silentLogger, error: (message: string) => void (message.startsWith('sync connection failed') && failures.push(message)) };
+    const client = await testClient(relay.syncUrl, { logger });
+    await until(() => client.dialer.status === 'open', 'the client to connect');
+    let writing = true;
+    let written = 0;
+    const writer = (async () => {
+      while (writing) {
+        await client.store.insert('notes', { _id: `n${written++}` });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    })();
+    await until(() => relay.store.position >= 20, 'writes to reach the relay');
+    // The relay closes each socket with 1001 while the client keeps shipping: between the close
+    // frame and the socket's close event the client's transport is already closed.
+    await relay.close();
+    await until(() => client.dialer.status !== 'open', 'the client to see the close');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    writing = false;
+    await writer;
+    client.dialer.stop();
+    expect(failures).toEqual([]);
+  });
+
   it('keeps its data in <dataDir>/relay.db and refuses a second relay on the same directory', async () => {
     const relay = await testRelay();
     await expect(readFile(join(relay.dataDir, DATABASE_FILE))).resolves.toBeInstanceOf(Buffer);

@@ -13,6 +13,23 @@ export class StoreClosedError extends StoreError {
   }
 }
 
+/**
+ * A read-write transaction (or `applyChangeset`) did not commit because an earlier one it ran
+ * after — and whose changes it could see — failed to be written to storage. Commits that
+ * arrive while a storage write is in flight are written together in the next one (group
+ * commit), on top of the commits before them; when a write fails, everything built on it
+ * fails too and nothing of it is kept. The storage failure is the `cause`: retry once storage
+ * works again.
+ */
+export class CommitFailedError extends StoreError {
+  constructor(hint: string | undefined, cause: unknown) {
+    super(
+      `transaction${hint ? ` '${hint}'` : ''} was not committed: an earlier transaction it ran after failed to be written to storage, and this one depended on it; nothing of it was written`,
+      { cause },
+    );
+  }
+}
+
 /** The base of every error about how a transaction was used. */
 export class TransactionError extends AtollError {}
 

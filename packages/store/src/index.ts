@@ -14,6 +14,7 @@ export type { ObserveCallback } from './query/live.js';
 export type { LogEntry, LogPart } from './state/records.js';
 export { consoleLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export {
+  CommitFailedError,
   DocumentExistsError,
   DocumentNotFoundError,
   InvalidChangesetError,

@@ -16,18 +16,19 @@ import {
 } from '@atoll/protocol';
 import { AutomergeDoc, decodeChangeMeta } from './document/automerge.js';
 import { makeDoc, valueOf, type Doc } from './document/json.js';
-import { InvalidChangesetError, StoreClosedError, StoreError, TransactionDeadlockError } from './errors.js';
+import { CommitFailedError, InvalidChangesetError, StoreClosedError, StoreError, TransactionDeadlockError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { LiveQuery, type ObserveCallback } from './query/live.js';
 import { prepareQuery, runQuery } from './query/run.js';
 import { CommittedState, type DocState } from './state/committed.js';
+import { BatchBuilder, TipState } from './state/pending.js';
 import { decode, encode, keys, type DocRecord, type LogEntry, type LogPart } from './state/records.js';
 import { MemoryStorageAdapter } from './storage/memory.js';
-import type { StorageAdapter, StorageEntry, StorageKey } from './storage/adapter.js';
+import type { StorageAdapter } from './storage/adapter.js';
 import { currentTransaction, runInTransaction, type TxContext } from './transaction/context.js';
 import { WriterQueue, type WriterLock } from './transaction/lock.js';
 import type { Pending } from './transaction/scope.js';
-import { traceLongTransaction } from './transaction/tracing.js';
+import { TransactionTracer } from './transaction/tracing.js';
 import { TxImpl, runBlock, type DocInput, type Draft, type Transaction, type TransactionOptions } from './transaction/transaction.js';
 
 /** Options of {@link Store.open}. */
@@ -146,6 +147,10 @@ export interface HeldChangeset {
 export type Unsubscribe = (() => void) & { [Symbol.dispose](): void };
 
 const COMPACT_AFTER_CHUNKS = 64;
+/** At most this many commits are queued behind writers that keep coming before a write starts. */
+const MAX_GROUP_COMMITS = 1_000;
+/** How long a store instance keeps the shared writer lock through a burst of writes before it lets the others in. */
+const SHARED_LOCK_TURN_MS = 50;
 const DEFAULTS = { first: 10_000, every: 5_000, watchdog: 10_000, cache: 1_000 };
 
 /**
@@ -168,8 +173,7 @@ export class Store {
   readonly #committed = new CommittedState();
   readonly #queue: WriterQueue;
   readonly #sharedLock: WriterLock | undefined;
-  readonly #traceFirstMs: number;
-  readonly #traceEveryMs: number;
+  readonly #tracer: TransactionTracer;
   readonly #cacheSize: number;
   readonly #automerge = new Map<DocKey, AutomergeDoc>();
   readonly #loading = new Map<DocKey, Promise<AutomergeDoc>>();
@@ -179,25 +183,44 @@ export class Store {
   readonly #held = new Map<TxId, HeldChangeset>();
   readonly #active = new Set<Promise<unknown>>();
   readonly #logId: string;
+  /** The durable log head and local commit counter, and whether the last entry is local. */
   #head: number;
   #seq: number;
+  #lastLocal: boolean;
+  // Group commit (see "internals: group commit"): the state writers see, ahead of the durable one.
+  readonly #tip: TipState;
+  readonly #heldTip = new Map<TxId, HeldChangeset | null>();
+  #tipHead: number;
+  #tipSeq: number;
+  #tipLastLocal: boolean;
+  #open: Group | undefined;
+  #inFlight: Group | undefined;
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped by every failed group write: writers that ran before it ran on state that is gone. */
+  #epoch = 0;
+  #lastFailure: unknown;
+  #sharedRelease: (() => void) | undefined;
+  #sharedSince = 0;
+  /** Local commits by counter, found in the log on demand ({@link Store.entriesFor}). */
+  readonly #localIndex = { seqs: [] as number[], positions: [] as number[], scanned: 0 };
   #closed = false;
   #closing: Promise<void> | undefined;
   #idCounter = 0;
 
-  private constructor(init: { storage: StorageAdapter; options: StoreOptions; peerId: PeerId; logId: string; head: number; seq: number }) {
+  private constructor(init: { storage: StorageAdapter; options: StoreOptions; peerId: PeerId; logId: string; head: number; seq: number; lastLocal: boolean }) {
     const { storage, options } = init;
     this.#storage = storage;
     this.#logger = options.logger ?? consoleLogger;
     this.#peerId = init.peerId;
     this.#logId = init.logId;
-    this.#head = init.head;
-    this.#seq = init.seq;
+    this.#head = this.#tipHead = init.head;
+    this.#seq = this.#tipSeq = init.seq;
+    this.#lastLocal = this.#tipLastLocal = init.lastLocal;
+    this.#tip = new TipState(this.#committed);
     this.#actor = randomHex(16);
     this.#queue = new WriterQueue(this.#logger, options.lockWatchdogMs ?? DEFAULTS.watchdog);
     this.#sharedLock = options.writerLock;
-    this.#traceFirstMs = options.transactionDurationBeforeLoggingMs ?? DEFAULTS.first;
-    this.#traceEveryMs = options.transactionTraceIntervalMs ?? DEFAULTS.every;
+    this.#tracer = new TransactionTracer(this.#logger, options.transactionDurationBeforeLoggingMs ?? DEFAULTS.first, options.transactionTraceIntervalMs ?? DEFAULTS.every);
     this.#cacheSize = Math.max(1, options.automergeCacheSize ?? DEFAULTS.cache);
   }
 
@@ -238,14 +261,14 @@ export class Store {
         logId = randomHex(16);
         await storage.write({ put: [{ key: keys.logId, value: encode(logId) }] });
       }
-      const store = new Store({
-        storage,
-        options,
-        peerId,
-        logId,
-        head: headBytes ? decode<number>(headBytes) : 0,
-        seq: seqBytes ? decode<number>(seqBytes) : 0,
-      });
+      // The head is the last log entry; ['meta', 'head'] (kept by older layouts) says where to start looking.
+      const head = await findLogHead(storage, headBytes ? decode<number>(headBytes) : 0);
+      const lastBytes = head > 0 ? await storage.get(keys.log(head)) : undefined;
+      const last = lastBytes ? decode<LogEntry>(lastBytes) : undefined;
+      const lastLocal = last !== undefined && isLocal(last, peerId);
+      const storedSeq = seqBytes ? decode<number>(seqBytes) : 0;
+      const seq = lastLocal ? Math.max(storedSeq, last.seq) : storedSeq;
+      const store = new Store({ storage, options, peerId, logId, head, seq, lastLocal });
       await store.#loadAll();
       return store;
     } finally {
@@ -465,16 +488,21 @@ export class Store {
     if (deadlock) throw deadlock;
     const checked = changesets.map((cs) => checkChangeset(cs));
     return this.#track(
-      this.#exclusive('apply', async () => {
-        const results = await this.#inBatch(async (batch) => {
-          const out: ApplyResult[] = [];
-          for (const cs of checked) out.push(await this.#apply(cs, options.whole === true, false, options.from, batch));
-          if (options.syncState) batch.puts.push({ key: keys.sync(options.syncState.name), value: encode(options.syncState.value) });
-          return out;
+      (async () => {
+        const { results, durable } = await this.#exclusive('apply', async () => {
+          const epoch = this.#epoch;
+          const out = await this.#inBatch(epoch, async (batch) => {
+            const applied: ApplyResult[] = [];
+            for (const cs of checked) applied.push(await this.#apply(cs, options.whole === true, false, options.from, batch));
+            if (options.syncState) batch.ops.put(keys.sync(options.syncState.name), encode(options.syncState.value));
+            return applied;
+          });
+          await this.#releaseHeld(epoch);
+          return { results: out, durable: this.#lastPending() };
         });
-        await this.#releaseHeld();
+        if (durable) await durable;
         return results;
-      }),
+      })(),
     );
   }
 
@@ -512,25 +540,100 @@ export class Store {
     for (const part of entry.parts) {
       if (only && !only(part.key)) continue;
       const { collection, id } = parseDocKey(part.key);
-      const am = await this.#automergeFor(part.key, this.#committed.get(collection, id));
-      const changes = part.hashes.map((h) => am.getChange(h)).filter((c): c is Uint8Array => c !== null);
+      const changes = (await this.#storedChanges(part, collection, id)) ?? (await this.#changesFromDocument(part, collection, id));
       if (changes.length === 0) continue;
       parts.push(part.deleted ? { key: part.key, changes, deleted: true } : { key: part.key, changes });
     }
     return headerOf(entry, parts);
   }
 
+  /**
+   * A part's changes read straight from the chunk its commit wrote, when that chunk is still
+   * there: one storage read instead of loading the whole document into Automerge. `undefined`
+   * when it cannot be trusted (the document was compacted since, or the bytes are not exactly
+   * those changes), and the caller loads the document.
+   */
+  async #storedChanges(part: LogPart, collection: string, id: string): Promise<Uint8Array[] | undefined> {
+    const cached = this.#automerge.get(part.key);
+    if (part.c === undefined || cached !== undefined) return undefined;
+    const gen = part.g ?? 0;
+    const before = this.#committed.get(collection, id);
+    if (before === undefined || before.gen !== gen || part.c >= before.chunks) return undefined;
+    const bytes = await this.#storage.get(keys.chunk(collection, id, part.c));
+    // A compaction that landed meanwhile may have reused the index.
+    if (bytes === undefined || this.#committed.get(collection, id)?.gen !== gen) return undefined;
+    const changes = splitChanges(bytes);
+    if (changes === undefined || changes.length !== part.hashes.length) return undefined;
+    // The checksum in a change's header is the start of its hash: a cheap proof that these are the right bytes.
+    for (let i = 0; i < changes.length; i++) if (!checksumMatches(changes[i] as Uint8Array, part.hashes[i] as string)) return undefined;
+    return changes;
+  }
+
+  async #changesFromDocument(part: LogPart, collection: string, id: string): Promise<Uint8Array[]> {
+    const am = await this.#automergeFor(part.key, this.#committed.get(collection, id));
+    return part.hashes.map((h) => am.getChange(h)).filter((c): c is Uint8Array => c !== null);
+  }
+
   /** Log entries that hold (parts of) a transaction, oldest first. */
   async entriesFor(id: TxId): Promise<LogEntry[]> {
     this.#checkOpen();
-    const index = await this.#storage.get(keys.tx(id));
-    if (!index) return [];
+    const positions = new Set<number>();
+    for (const { key, value } of await this.#storage.getRange(keys.tx(id))) {
+      // ['tx', id] → positions[] (older layout); ['tx', id, position] → position.
+      if (key.length === 2) for (const pos of decode<number[]>(value)) positions.add(pos);
+      else positions.add(Number(key[2]));
+    }
+    if (positions.size === 0) {
+      const pos = await this.#localPosition(id);
+      if (pos !== undefined) positions.add(pos);
+    }
     const out: LogEntry[] = [];
-    for (const pos of decode<number[]>(index)) {
+    for (const pos of [...positions].sort((a, b) => a - b)) {
       const bytes = await this.#storage.get(keys.log(pos));
       if (bytes) out.push(decode<LogEntry>(bytes));
     }
     return out;
+  }
+
+  /**
+   * The log position of one of this peer's own commits. Local commits write no index entry
+   * (it would cost every commit a storage put): they are indexed here, from the log, when first
+   * asked for, and the index catches up with the log at every miss.
+   */
+  async #localPosition(id: TxId): Promise<number | undefined> {
+    const sep = id.lastIndexOf(':');
+    if (sep <= 0 || id.slice(0, sep) !== this.#peerId) return undefined;
+    const seq = Number(id.slice(sep + 1));
+    if (!Number.isSafeInteger(seq) || seq <= 0) return undefined;
+    const index = this.#localIndex;
+    const find = () => {
+      let lo = 0;
+      let hi = index.seqs.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const s = index.seqs[mid] as number;
+        if (s === seq) return index.positions[mid];
+        if (s < seq) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return undefined;
+    };
+    const known = find();
+    if (known !== undefined) return known;
+    for (;;) {
+      const batch = await this.#readLog(index.scanned, 1_000);
+      if (batch.length === 0) break;
+      for (const e of batch) {
+        // Concurrent lookups may scan the same entries: take each position once.
+        if (e.pos <= index.scanned) continue;
+        if (isLocal(e, this.#peerId)) {
+          index.seqs.push(e.seq);
+          index.positions.push(e.pos);
+        }
+        index.scanned = e.pos;
+      }
+    }
+    return find();
   }
 
   /**
@@ -563,6 +666,10 @@ export class Store {
       (async () => {
         const part = entry.parts.find((p) => p.key === key);
         if (!part) return undefined;
+        // The first chunk of the first generation holds the first changes this store ever had
+        // of the document (their dependencies are among them): nothing came before. Knowing it
+        // spares loading the document — a filtered catch-up asks this of every document.
+        if (when === 'before' && part.c === 0 && part.g === undefined) return undefined;
         const { collection, id } = parseDocKey(key);
         const am = await this.#automergeFor(key, this.#committed.get(collection, id));
         const value = when === 'before' ? am.valueBefore(part.hashes) : am.valueAfter(part.hashes);
@@ -616,7 +723,15 @@ export class Store {
     const deadlock = this.#deadlock('store.refresh()');
     if (deadlock) return Promise.reject(deadlock);
     // Under the shared lock too, so no other instance is half-way through a commit.
-    return this.#track(this.#exclusive('refresh', () => (this.#sharedLock ? Promise.resolve() : this.#catchUpWithStorage())));
+    // With the lock, taking it catches up (and while this instance holds it nobody else writes).
+    // Without, this instance's own queued writes must land first or they would look foreign.
+    return this.#track(
+      this.#exclusive('refresh', async () => {
+        if (this.#sharedLock) return;
+        await this.#drained();
+        await this.#catchUpWithStorage();
+      }),
+    );
   }
 
   // ---- closing -----------------------------------------------------------------------------
@@ -665,7 +780,7 @@ export class Store {
   async #runReadOnly<T>(fn: (tx: Transaction) => Promise<T> | T, hint: string | undefined): Promise<T> {
     const snapshot = this.#committed.snapshot();
     const tx = new TxImpl({ hint, readOnly: true, view: snapshot, newId: this.#newDocId });
-    const stop = traceLongTransaction(this.#logger, () => tx.info, this.#traceFirstMs, this.#traceEveryMs);
+    const stop = this.#tracer.start(tx.info);
     try {
       return (await runBlock(tx, fn)).value;
     } finally {
@@ -675,10 +790,12 @@ export class Store {
   }
 
   async #runReadWrite<T>(fn: (tx: Transaction) => Promise<T> | T, hint: string | undefined): Promise<T> {
-    return this.#exclusive(hint, async () => {
-      const tx = new TxImpl({ hint, readOnly: false, view: this.#committed, newId: this.#newDocId });
+    const { value, durable } = await this.#exclusive(hint, async () => {
+      const epoch = this.#epoch;
+      // The block reads the committed state plus the commits still waiting for their write.
+      const tx = new TxImpl({ hint, readOnly: false, view: this.#tip, newId: this.#newDocId });
       const ctx: ActiveContext = { store: this, hint, active: true };
-      const stop = traceLongTransaction(this.#logger, () => tx.info, this.#traceFirstMs, this.#traceEveryMs);
+      const stop = this.#tracer.start(tx.info);
       let outcome: { value: T; rolledBack: boolean };
       try {
         outcome = await runInTransaction(ctx, () => runBlock(tx, fn));
@@ -687,37 +804,189 @@ export class Store {
         ctx.active = false;
         stop();
       }
-      if (!outcome.rolledBack && tx.scope) await this.#commit(tx.scope.writes(), hint);
-      return outcome.value;
+      this.#checkEpoch(epoch, hint);
+      if (!outcome.rolledBack && tx.scope) await this.#commit(tx.scope.writes(), hint, epoch);
+      // Even a block that wrote nothing may have read commits that are not durable yet: it
+      // resolves only once they are, and fails if they fail.
+      return { value: outcome.value, durable: this.#lastPending() };
     });
+    if (durable) await durable;
+    return value;
   }
 
-  /** Runs `fn` as the only writer: this store's queue, then the shared lock, then catch-up. */
+  /**
+   * Runs `fn` as the only writer: this store's queue, then the shared lock, then catch-up.
+   * Commits `fn` queued are written after it returns (group commit), not inside it.
+   */
   async #exclusive<T>(hint: string | undefined, fn: () => Promise<T>): Promise<T> {
     const releaseLocal = await this.#queue.acquire(hint);
-    let releaseShared: (() => void) | undefined;
     try {
       if (this.#sharedLock) {
-        releaseShared = await this.#sharedLock.acquire(hint);
-        await this.#catchUpWithStorage();
+        // A burst of writers keeps the shared lock while its groups are written; past a
+        // while, let the other instances have a turn before going on.
+        if (this.#sharedRelease && Date.now() - this.#sharedSince > SHARED_LOCK_TURN_MS) {
+          await this.#drained();
+          this.#releaseShared();
+        }
+        if (!this.#sharedRelease) {
+          this.#sharedRelease = await this.#sharedLock.acquire(hint);
+          this.#sharedSince = Date.now();
+          await this.#catchUpWithStorage();
+        }
       }
       return await fn();
     } finally {
-      releaseShared?.();
       releaseLocal();
+      this.#afterWriter();
     }
+  }
+
+  /** After a writer's turn: write what it queued now, unless another writer is about to add to it. */
+  #afterWriter(): void {
+    if (this.#open && !this.#inFlight) {
+      if (this.#queue.holder === undefined || this.#open.commits.length >= MAX_GROUP_COMMITS) this.#flush();
+      else this.#flushSoon();
+    }
+    this.#maybeReleaseShared();
+  }
+
+  #maybeReleaseShared(): void {
+    if (this.#sharedRelease && !this.#open && !this.#inFlight && this.#queue.holder === undefined) this.#releaseShared();
+  }
+
+  #releaseShared(): void {
+    const release = this.#sharedRelease;
+    this.#sharedRelease = undefined;
+    release?.();
+  }
+
+  #checkEpoch(epoch: number, hint: string | undefined): void {
+    if (epoch !== this.#epoch) throw new CommitFailedError(hint, this.#lastFailure);
+  }
+
+  // ---- internals: group commit ----------------------------------------------------------------
+  //
+  // A writer's commit is queued in the open group and its turn ends at once; the group is
+  // written in one storage batch when no writer is waiting to add to it and no write is in
+  // flight (or soon, should the next writer be slow). Writers meanwhile run on the tip: the
+  // committed state plus every queued commit. Once a write is durable its commits are published
+  // one by one, in order (live queries, onCommit), then their callers resolve. If it fails,
+  // every queued commit fails with it — those after it ran on its changes — and the tip and the
+  // Automerge states fall back to the committed state.
+
+  /** Queues a commit in the open group. */
+  #append(commit: PendingCommit, ops: BatchBuilder): void {
+    const group = (this.#open ??= new Group());
+    group.ops.merge(ops);
+    group.commits.push(commit);
+    for (const s of commit.states) this.#tip.set(s);
+    for (const [id, entry] of commit.held) this.#heldTip.set(id, entry);
+    this.#tipHead = commit.head;
+    this.#tipSeq = commit.seq;
+    this.#tipLastLocal = commit.lastLocal;
+  }
+
+  /** What a writer that ran now must wait for: the last group, which fails if any before it does. */
+  #lastPending(): Promise<void> | undefined {
+    return (this.#open ?? this.#inFlight)?.done;
+  }
+
+  #flushSoon(): void {
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      if (this.#open && !this.#inFlight) this.#flush();
+    }, 0);
+  }
+
+  #flush(): void {
+    const group = this.#open;
+    if (!group) return;
+    this.#open = undefined;
+    this.#inFlight = group;
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    // An adapter that throws instead of rejecting fails the group the same way.
+    const write = (async () => this.#storage.write(group.ops.toBatch()))();
+    write.then(
+      () => this.#durable(group),
+      (err: unknown) => this.#failed(group, err),
+    );
+  }
+
+  #durable(group: Group): void {
+    this.#inFlight = undefined;
+    for (const c of group.commits) {
+      for (const [id, entry] of c.held) {
+        if (entry) this.#held.set(id, entry);
+        else this.#held.delete(id);
+        if (this.#heldTip.get(id) === entry) this.#heldTip.delete(id);
+      }
+      this.#head = c.head;
+      this.#seq = c.seq;
+      this.#lastLocal = c.lastLocal;
+      if (c.events.length === 0) continue;
+      this.#committed.publish(c.states);
+      for (const s of c.states) this.#tip.settle(s);
+      this.#afterCommit(c.states, c.events);
+    }
+    group.resolve();
+    if (this.#open) this.#flush();
+    this.#trimCache();
+    this.#maybeReleaseShared();
+  }
+
+  #failed(group: Group, err: unknown): void {
+    this.#inFlight = undefined;
+    this.#epoch++;
+    this.#lastFailure = err;
+    const later = this.#open;
+    this.#open = undefined;
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    // Every Automerge state with changes that are not durable goes; it reloads from storage.
+    for (const key of [...this.#tip.keys()]) this.#evict(key);
+    this.#tip.clear();
+    this.#heldTip.clear();
+    this.#tipHead = this.#head;
+    this.#tipSeq = this.#seq;
+    this.#tipLastLocal = this.#lastLocal;
+    group.reject(err);
+    later?.reject(new CommitFailedError(undefined, err));
+    this.#maybeReleaseShared();
+  }
+
+  /** Resolves once nothing is queued or in flight (failures included). Only for a writer's turn. */
+  async #drained(): Promise<void> {
+    while (this.#open || this.#inFlight) {
+      if (!this.#inFlight) this.#flush();
+      await this.#inFlight?.done.catch(() => undefined);
+    }
+  }
+
+  /**
+   * A commit failed before it was queued: the Automerge states it changed hold a change that
+   * will never be written. Drop them — after the queued commits on those documents are
+   * durable (they are in no storage yet, so the states could not be reloaded).
+   */
+  async #discard(keys: Iterable<DocKey>): Promise<void> {
+    const list = [...keys];
+    if (list.some((k) => this.#tip.has(k))) await this.#drained();
+    for (const key of list) this.#evict(key);
   }
 
   // ---- internals: committing -----------------------------------------------------------------
 
-  async #commit(writes: readonly Pending[], hint: string | undefined): Promise<void> {
+  async #commit(writes: readonly Pending[], hint: string | undefined, epoch: number): Promise<void> {
     if (writes.length === 0) return;
     const time = Date.now();
-    const seq = this.#seq + 1;
+    const seq = this.#tipSeq + 1;
     const id = txId(this.#peerId, seq);
-    const pos = this.#head + 1;
-    const puts: StorageEntry[] = [];
-    const deletes: StorageKey[] = [];
+    const pos = this.#tipHead + 1;
+    const ops = new BatchBuilder();
     const parts: ChangesetPart[] = [];
     const logParts: LogPart[] = [];
     const states: DocState[] = [];
@@ -726,32 +995,28 @@ export class Store {
     try {
       for (const w of writes) {
         const key = docKey(w.collection, w.id);
-        const current = this.#committed.get(w.collection, w.id);
-        const am = await this.#automergeFor(key, current);
+        const current = this.#tip.get(w.collection, w.id);
+        let am = this.#cachedAutomerge(key);
+        if (!am) {
+          am = await this.#automergeFor(key, current);
+          this.#checkEpoch(epoch, hint);
+        }
         changed.push(key);
         const local = am.commitJson(current?.doc ? valueOf(current.doc) : undefined, w.doc ? valueOf(w.doc) : undefined, w.counters, time);
         if (local === undefined) continue;
         previous.set(key, current?.doc);
-        states.push(this.#persistDoc(am, w.collection, w.id, key, w.doc, [local.hash], current, local.change, puts, deletes));
+        const state = this.#persistDoc(am, w.collection, w.id, key, w.doc, [local.hash], current, local.change, ops);
+        states.push(state);
         parts.push(w.doc === undefined ? { key, changes: [local.change], deleted: true } : { key, changes: [local.change] });
-        logParts.push(w.doc === undefined ? { key, hashes: [local.hash], deleted: true } : { key, hashes: [local.hash] });
+        logParts.push(logPart(key, [local.hash], w.doc === undefined, current, state));
       }
       if (parts.length === 0) return;
       const entry: LogEntry = withHint({ pos, id, origin: this.#peerId, seq, time, parts: logParts, manifest: parts.map((p) => p.key) }, hint);
-      puts.push(
-        { key: keys.log(pos), value: encode(entry) },
-        { key: keys.tx(id), value: encode([pos]) },
-        { key: keys.head, value: encode(pos) },
-        { key: keys.seq, value: encode(seq) },
-      );
-      await this.#storage.write({ put: puts, delete: deletes });
-      this.#head = pos;
-      this.#seq = seq;
-      this.#committed.publish(states);
-      this.#afterCommit(states, [{ position: pos, entry, changeset: headerOf(entry, parts), source: 'local', keys: entry.manifest, previous }]);
+      // The head and the commit counter are not written: the last log entry gives both.
+      ops.put(keys.log(pos), encode(entry));
+      this.#append({ states, events: [{ position: pos, entry, changeset: headerOf(entry, parts), source: 'local', keys: entry.manifest, previous }], held: NO_HELD, head: pos, seq, lastLocal: true }, ops);
     } catch (err) {
-      // The Automerge states hold changes that never became durable: drop them; they reload.
-      for (const key of changed) this.#evict(key);
+      await this.#discard(changed);
       throw err;
     } finally {
       this.#trimCache();
@@ -768,21 +1033,23 @@ export class Store {
     heads: readonly string[],
     current: DocState | undefined,
     bytes: Uint8Array,
-    puts: StorageEntry[],
-    deletes: StorageKey[],
+    ops: BatchBuilder,
   ): DocState {
     let n = current?.chunks ?? 0;
+    let gen = current?.gen ?? 0;
     if (n + 1 > COMPACT_AFTER_CHUNKS) {
-      puts.push({ key: keys.chunk(collection, id, 0), value: am.save() });
-      for (let i = 1; i < n; i++) deletes.push(keys.chunk(collection, id, i));
+      ops.put(keys.chunk(collection, id, 0), am.save());
+      for (let i = 1; i < n; i++) ops.delete(keys.chunk(collection, id, i));
       n = 1;
+      gen += 1;
     } else {
-      puts.push({ key: keys.chunk(collection, id, n), value: bytes });
+      ops.put(keys.chunk(collection, id, n), bytes);
       n += 1;
     }
-    const record: DocRecord = { v: doc ? valueOf(doc) : null, h: heads, n };
-    puts.push({ key: keys.doc(collection, id), value: encode(record) });
-    return { key, collection, id, doc, heads, chunks: n };
+    const v = doc ? valueOf(doc) : null;
+    const record: DocRecord = gen === 0 ? { v, h: heads, n } : { v, h: heads, n, g: gen };
+    ops.put(keys.doc(collection, id), encode(record));
+    return { key, collection, id, doc, heads, chunks: n, gen };
   }
 
   /**
@@ -795,8 +1062,13 @@ export class Store {
     const skipped: DocKey[] = [];
     for (const { part, metas } of cs.parts) {
       const { collection, id } = parseDocKey(part.key);
-      const current = batch.states.get(part.key) ?? this.#committed.get(collection, id);
-      const am = await this.#automergeFor(part.key, current);
+      const current = batch.states.get(part.key) ?? this.#tip.get(collection, id);
+      let am = this.#cachedAutomerge(part.key);
+      if (!am) {
+        am = await this.#automergeFor(part.key, current);
+        // Automerge states fetched before the await may have been dropped by a failed write.
+        this.#checkEpoch(batch.epoch, 'apply');
+      }
       const fresh = metas.map((m, i) => ({ ...m, bytes: part.changes[i] as Uint8Array })).filter((m) => !am.hasChange(m.hash));
       if (fresh.length === 0) {
         skipped.push(part.key);
@@ -815,10 +1087,10 @@ export class Store {
     }
     const txId = cs.changeset.id;
     const heldKeys = held.map((p) => p.key);
-    const previouslyHeld = batch.held.has(txId) ? (batch.held.get(txId) ?? undefined) : this.#held.get(txId);
+    const previouslyHeld = batch.held.has(txId) ? (batch.held.get(txId) ?? undefined) : this.#heldNow(txId);
     if (ready.length === 0 && held.length === 0) {
       if (fromHeld && previouslyHeld) {
-        batch.deletes.push(keys.held(txId));
+        batch.ops.delete(keys.held(txId));
         batch.held.set(txId, null);
       }
       return { status: 'duplicate', position: undefined, applied: [], held: [], skipped };
@@ -835,18 +1107,19 @@ export class Store {
       const value = r.am.toJson();
       const doc = value === undefined ? undefined : makeDoc(r.id, value);
       previous.set(r.key, r.current?.doc);
-      batch.states.set(r.key, this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current, concat(r.bytes), batch.puts, batch.deletes));
-      logParts.push(r.deleted ? { key: r.key, hashes: r.hashes, deleted: true } : { key: r.key, hashes: r.hashes });
+      const state = this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current, concat(r.bytes), batch.ops);
+      batch.states.set(r.key, state);
+      logParts.push(logPart(r.key, r.hashes, r.deleted, r.current, state));
     }
     // What stays held: the parts held now, plus, when re-trying an earlier hold, nothing else.
     if (held.length > 0) {
       const merged = fromHeld ? held : mergeParts(previouslyHeld?.changeset.parts ?? [], held);
       const heldFrom = from ?? previouslyHeld?.from;
       const heldEntry: HeldChangeset = { changeset: { ...cs.changeset, parts: merged }, whole: whole || previouslyHeld?.whole === true, ...(heldFrom === undefined ? {} : { from: heldFrom }) };
-      batch.puts.push({ key: keys.held(txId), value: encode(heldEntry) });
+      batch.ops.put(keys.held(txId), encode(heldEntry));
       batch.held.set(txId, heldEntry);
     } else if (previouslyHeld) {
-      batch.deletes.push(keys.held(txId));
+      batch.ops.delete(keys.held(txId));
       batch.held.set(txId, null);
     }
     let pos: number | undefined;
@@ -854,14 +1127,16 @@ export class Store {
       pos = ++batch.head;
       const { id, origin, seq, time, hint, manifest } = cs.changeset;
       const entry = withHint(from === undefined ? { pos, id, origin, seq, time, parts: logParts, manifest } : { pos, id, origin, seq, time, parts: logParts, manifest, from }, hint);
-      let positions = batch.txIndex.get(id);
-      if (!positions) {
-        const stored = await this.#storage.get(keys.tx(id));
-        positions = stored ? decode<number[]>(stored) : [];
+      // The index is one key per position, so adding to it needs no read of what it holds.
+      batch.ops.put(keys.log(pos), encode(entry));
+      batch.ops.put(keys.txPosition(id, pos), encode(pos));
+      // The local commit counter is not in this entry: record it, so that a store that opens
+      // on this entry as its last one still knows it (see records.ts, ['meta', 'seq']).
+      if (batch.lastLocal) {
+        batch.ops.put(keys.seq, encode(this.#tipSeq));
+        batch.ops.put(keys.head, encode(pos));
+        batch.lastLocal = false;
       }
-      positions = [...positions, pos];
-      batch.txIndex.set(id, positions);
-      batch.puts.push({ key: keys.log(pos), value: encode(entry) }, { key: keys.tx(id), value: encode(positions) });
       const appliedParts = cs.changeset.parts.filter((p) => ready.some((r) => r.key === p.key));
       batch.events.push({ position: pos, entry, changeset: headerOf(entry, appliedParts), source: 'remote', keys: entry.parts.map((p) => p.key), previous });
     }
@@ -869,45 +1144,39 @@ export class Store {
     return { status, position: pos, applied: ready.map((r) => r.key), held: heldKeys, skipped };
   }
 
-  /** Writes a batch in one storage transaction, then publishes it as one commit. */
-  async #commitBatch(batch: ApplyBatch): Promise<void> {
-    if (batch.puts.length === 0 && batch.deletes.length === 0) return;
-    if (batch.head !== this.#head) batch.puts.push({ key: keys.head, value: encode(batch.head) });
-    await this.#storage.write({ put: batch.puts, delete: batch.deletes });
-    for (const [id, entry] of batch.held) {
-      if (entry) this.#held.set(id, entry);
-      else this.#held.delete(id);
-    }
-    if (batch.events.length === 0) return;
-    this.#head = batch.head;
-    const states = [...batch.states.values()];
-    this.#committed.publish(states);
-    this.#afterCommit(states, batch.events);
-  }
-
-  /** Runs `fill` against a fresh batch and commits it; on any failure nothing is written. */
-  async #inBatch<T>(fill: (batch: ApplyBatch) => Promise<T>): Promise<T> {
-    const batch: ApplyBatch = { puts: [], deletes: [], states: new Map(), mutated: new Set(), events: [], held: new Map(), head: this.#head, txIndex: new Map() };
+  /** Runs `fill` against a fresh batch and queues it as one commit; on any failure nothing is queued. */
+  async #inBatch<T>(epoch: number, fill: (batch: ApplyBatch) => Promise<T>): Promise<T> {
+    const batch: ApplyBatch = { ops: new BatchBuilder(), states: new Map(), mutated: new Set(), events: [], held: new Map(), head: this.#tipHead, lastLocal: this.#tipLastLocal, epoch };
     try {
       const result = await fill(batch);
-      await this.#commitBatch(batch);
+      this.#checkEpoch(epoch, 'apply');
+      if (batch.ops.size > 0) {
+        this.#append({ states: [...batch.states.values()], events: batch.events, held: batch.held, head: batch.head, seq: this.#tipSeq, lastLocal: batch.lastLocal }, batch.ops);
+      }
       return result;
     } catch (err) {
-      // The Automerge states hold changes that never became durable: drop them; they reload.
-      for (const key of batch.mutated) this.#evict(key);
+      await this.#discard(batch.mutated);
       throw err;
     } finally {
       this.#trimCache();
     }
   }
 
+  /** A held changeset as the writers see it (queued commits included). */
+  #heldNow(id: TxId): HeldChangeset | undefined {
+    return this.#heldTip.has(id) ? (this.#heldTip.get(id) ?? undefined) : this.#held.get(id);
+  }
+
   /** Applies held changesets whose dependencies have arrived, until no more can be. */
-  async #releaseHeld(): Promise<void> {
-    for (let progress = true; progress && this.#held.size > 0; ) {
+  async #releaseHeld(epoch: number): Promise<void> {
+    for (let progress = true; progress; ) {
       progress = false;
-      for (const [id, entry] of [...this.#held]) {
-        const result = await this.#inBatch((batch) => this.#apply(checkChangeset(entry.changeset), entry.whole, true, entry.from, batch));
-        if (result.applied.length > 0 || !this.#held.has(id)) progress = true;
+      const ids = new Set([...this.#held.keys(), ...this.#heldTip.keys()]);
+      for (const id of ids) {
+        const entry = this.#heldNow(id);
+        if (!entry) continue;
+        const result = await this.#inBatch(epoch, (batch) => this.#apply(checkChangeset(entry.changeset), entry.whole, true, entry.from, batch));
+        if (result.applied.length > 0 || !this.#heldNow(id)) progress = true;
       }
     }
   }
@@ -959,17 +1228,16 @@ export class Store {
     }
   }
 
+  /** Takes in what other instances committed to the shared storage. Only with nothing queued. */
   async #catchUpWithStorage(): Promise<void> {
-    const headBytes = await this.#storage.get(keys.head);
-    const head = headBytes ? decode<number>(headBytes) : 0;
-    if (head <= this.#head) return;
     const entries: LogEntry[] = [];
-    for (let after = this.#head; after < head; ) {
+    for (let after = this.#head; ; ) {
       const batch = await this.#readLog(after, 1_000);
       if (batch.length === 0) break;
       entries.push(...batch);
       after = (batch[batch.length - 1] as LogEntry).pos;
     }
+    if (entries.length === 0) return;
     const changedKeys = [...new Set(entries.flatMap((e) => e.parts.map((p) => p.key)))];
     const states: DocState[] = [];
     for (const key of changedKeys) {
@@ -980,9 +1248,13 @@ export class Store {
       states.push(stateFromRecord(collection, id, record));
       this.#evict(key);
     }
-    const seqBytes = await this.#storage.get(keys.seq);
-    this.#seq = Math.max(this.#seq, seqBytes ? decode<number>(seqBytes) : 0);
-    this.#head = Math.max(this.#head, ...entries.map((e) => e.pos), head);
+    for (const e of entries) if (e.origin === this.#peerId && e.from === undefined) this.#seq = Math.max(this.#seq, e.seq);
+    const last = entries[entries.length - 1] as LogEntry;
+    this.#head = Math.max(this.#head, last.pos);
+    this.#lastLocal = isLocal(last, this.#peerId);
+    this.#tipHead = this.#head;
+    this.#tipSeq = this.#seq;
+    this.#tipLastLocal = this.#lastLocal;
     await this.#loadHeld();
     this.#committed.publish(states);
     this.#afterCommit(
@@ -991,14 +1263,20 @@ export class Store {
     );
   }
 
-  /** The Automerge state of a document, loaded once even when asked for concurrently. */
-  async #automergeFor(key: DocKey, current: DocState | undefined): Promise<AutomergeDoc> {
+  /** A document's Automerge state if it is cached (marked most recently used), without a promise. */
+  #cachedAutomerge(key: DocKey): AutomergeDoc | undefined {
     const cached = this.#automerge.get(key);
     if (cached) {
       this.#automerge.delete(key);
       this.#automerge.set(key, cached);
-      return cached;
     }
+    return cached;
+  }
+
+  /** The Automerge state of a document, loaded once even when asked for concurrently. */
+  async #automergeFor(key: DocKey, current: DocState | undefined): Promise<AutomergeDoc> {
+    const cached = this.#cachedAutomerge(key);
+    if (cached) return cached;
     if (current === undefined) {
       const fresh = AutomergeDoc.create(this.#actor);
       this.#automerge.set(key, fresh);
@@ -1030,8 +1308,11 @@ export class Store {
   }
 
   #trimCache(): void {
+    if (this.#automerge.size <= this.#cacheSize) return;
     for (const [key, am] of this.#automerge) {
       if (this.#automerge.size <= this.#cacheSize) break;
+      // A document with queued commits keeps its state: storage does not have it yet.
+      if (this.#tip.has(key)) continue;
       this.#automerge.delete(key);
       am.free();
     }
@@ -1043,10 +1324,42 @@ export function openStore(options: StoreOptions = {}): Promise<Store> {
   return Store.open(options);
 }
 
-/** What a set of applies accumulates before it is written and published as one commit. */
+/** A commit queued for the next storage write, and what publishing it does once that is durable. */
+interface PendingCommit {
+  readonly states: readonly DocState[];
+  readonly events: readonly CommitEvent[];
+  /** Held changesets added (an entry) or released (null). */
+  readonly held: ReadonlyMap<TxId, HeldChangeset | null>;
+  /** The log position and local commit counter after it. */
+  readonly head: number;
+  readonly seq: number;
+  /** Whether the last log entry after it is a local commit. */
+  readonly lastLocal: boolean;
+}
+
+const NO_HELD: ReadonlyMap<TxId, HeldChangeset | null> = new Map();
+
+/** Commits written together in one storage batch. */
+class Group {
+  readonly ops = new BatchBuilder();
+  readonly commits: PendingCommit[] = [];
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // Every waiter handles the failure; a group nobody waits for must not crash the process.
+    this.done.catch(() => undefined);
+  }
+}
+
+/** What a set of applies accumulates before it is queued as one commit. */
 interface ApplyBatch {
-  readonly puts: StorageEntry[];
-  readonly deletes: StorageKey[];
+  readonly ops: BatchBuilder;
   /** The latest state of each document the batch changed. */
   readonly states: Map<DocKey, DocState>;
   readonly mutated: Set<DocKey>;
@@ -1055,7 +1368,10 @@ interface ApplyBatch {
   readonly held: Map<TxId, HeldChangeset | null>;
   /** The log position of the batch's last entry. */
   head: number;
-  readonly txIndex: Map<TxId, number[]>;
+  /** Whether the log's last entry (as of this batch) is a local commit. */
+  lastLocal: boolean;
+  /** The store's failure epoch when the batch started. */
+  readonly epoch: number;
 }
 
 interface ActiveContext extends TxContext {
@@ -1094,7 +1410,43 @@ function checkChangeset(input: unknown): CheckedChangeset {
 }
 
 function stateFromRecord(collection: string, id: string, record: DocRecord): DocState {
-  return { key: docKey(collection, id), collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n };
+  return { key: docKey(collection, id), collection, id, doc: record.v === null ? undefined : makeDoc(id, record.v), heads: record.h, chunks: record.n, gen: record.g ?? 0 };
+}
+
+/** Whether a log entry is a commit of this peer's (any instance's), rather than one received. */
+function isLocal(entry: LogEntry, peerId: PeerId): boolean {
+  return entry.origin === peerId && entry.from === undefined;
+}
+
+/** A log part, with the chunk that holds exactly its changes when the commit wrote one. */
+function logPart(key: DocKey, hashes: readonly string[], deleted: boolean, before: DocState | undefined, after: DocState): LogPart {
+  const base: LogPart = deleted ? { key, hashes, deleted: true } : { key, hashes };
+  // A compaction (the generation moved) leaves the changes inside a full save: no chunk of their own.
+  if (after.gen !== (before?.gen ?? 0)) return base;
+  const c = after.chunks - 1;
+  return after.gen === 0 ? { ...base, c } : { ...base, c, g: after.gen };
+}
+
+/**
+ * The last position of the log: positions have no gaps, so probe forward from `from` (a
+ * position known to exist, or 0) in growing steps, then bisect. O(log n) reads.
+ */
+async function findLogHead(storage: StorageAdapter, from: number): Promise<number> {
+  const exists = async (pos: number) => (await storage.get(keys.log(pos))) !== undefined;
+  let lo = from > 0 && (await exists(from)) ? from : 0;
+  let step = 1;
+  let hi = lo + step;
+  while (await exists(hi)) {
+    lo = hi;
+    step *= 2;
+    hi = lo + step;
+  }
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (await exists(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function headerOf(entry: LogEntry, parts: ChangesetPart[]): Changeset {
@@ -1122,6 +1474,42 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
     offset += c.length;
   }
   return out;
+}
+
+/**
+ * Splits concatenated Automerge change chunks (what a commit stores as one chunk): each is a
+ * 4-byte magic, a 4-byte checksum, a type byte, a LEB128 length and that many bytes.
+ * `undefined` for anything else (a full document save, say).
+ */
+function splitChanges(bytes: Uint8Array): Uint8Array[] | undefined {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes[at] !== 0x85 || bytes[at + 1] !== 0x6f || bytes[at + 2] !== 0x4a || bytes[at + 3] !== 0x83) return undefined;
+    // Type 1 is a change; 2 a compressed change (its checksum is of the uncompressed bytes, so it is not checked here).
+    if (bytes[at + 8] !== 1) return undefined;
+    let p = at + 9;
+    let length = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (p >= bytes.length || shift > 28) return undefined;
+      const b = bytes[p++] as number;
+      length += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+    }
+    const end = p + length;
+    if (end > bytes.length) return undefined;
+    out.push(bytes.subarray(at, end));
+    at = end;
+  }
+  return out;
+}
+
+/** Whether a change chunk's checksum (the first 4 bytes of its hash) matches `hash` (hex). */
+function checksumMatches(change: Uint8Array, hash: string): boolean {
+  for (let i = 0; i < 4; i++) {
+    if ((change[4 + i] as number) !== parseInt(hash.slice(2 * i, 2 * i + 2), 16)) return false;
+  }
+  return true;
 }
 
 function randomHex(bytes: number): string {

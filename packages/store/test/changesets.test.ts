@@ -27,6 +27,20 @@ async function contents(store: Store, collection: string): Promise<Doc[]> {
 }
 
 describe('changesets', () => {
+  it('valueBefore / valueAfter of logged changes, from a store that reopened (Automerge history, not the cache)', async () => {
+    const storage = new MemoryStorageAdapter();
+    const a = await open(storage);
+    await a.insert('notes', { _id: 'n', text: 'one' });
+    await a.update('notes', 'n', (d) => void (d['text'] = 'two'));
+    await a.close();
+    const b = await open(storage.reopen());
+    const [created, updated] = await b.readLog(0);
+    expect(await b.valueBefore(created!, 'notes/n' as never)).toBeUndefined();
+    expect(await b.valueAfter(created!, 'notes/n' as never)).toEqual({ _id: 'n', text: 'one' });
+    expect(await b.valueBefore(updated!, 'notes/n' as never)).toEqual({ _id: 'n', text: 'one' });
+    expect(await b.valueAfter(updated!, 'notes/n' as never)).toEqual({ _id: 'n', text: 'two' });
+  });
+
   it('applyChangesets persists sync state in the same storage write, and not at all when the apply fails', async () => {
     const a = await open();
     const log = recorder(a);

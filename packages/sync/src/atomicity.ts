@@ -1,5 +1,5 @@
 import { deliveryCoverage, type Changeset, type ChangesetPart, type DeliveryMessage, type DocKey, type PeerId, type Subscription, type TxId } from '@atoll/protocol';
-import type { ApplyResult, Store } from '@atoll/store';
+import { InvalidChangesetError, type ApplyResult, type Store } from '@atoll/store';
 import { selects } from './subscriptions.js';
 
 /** How a peer treats transactions it can get only part of. See docs/atomicity.md. */
@@ -37,6 +37,28 @@ export interface PendingTransaction {
   /** Peers that answered `unavailable` for it since this peer last asked. */
   readonly unavailableFrom: readonly PeerId[];
 }
+
+/** Replication state persisted with an apply (the connection's cursor after a delivery). */
+export interface SyncState {
+  readonly name: string;
+  readonly value: unknown;
+}
+
+/** A received delivery with parts, as the connection hands it over. */
+export interface ReceivedDelivery {
+  readonly changeset: Changeset;
+  readonly delivery: DeliveryMessage;
+  /** The cursor once this delivery is processed, to persist in the write that applies it. */
+  readonly syncState?: SyncState;
+}
+
+/** The sync state the last storage write of a `receive` call carried. */
+interface Written {
+  syncState: SyncState | undefined;
+}
+
+/** What became of one received delivery: the store's result, or why it was rejected. */
+export type ReceiveOutcome = ApplyResult | InvalidChangesetError;
 
 interface HeldTx {
   changeset: Changeset;
@@ -149,21 +171,84 @@ export class AtomicityManager {
   }
 
   /**
-   * Handles one received delivery with parts. Resolves with the store's result, or a `held`
-   * result when the transaction waits for parts.
+   * Handles received deliveries with parts, in order. Resolves, per delivery, with the store's
+   * result, a `held` result when the transaction waits for parts, or the
+   * `InvalidChangesetError` that rejected it (it changed nothing).
+   *
+   * Consecutive deliveries that need nothing but applying go to the store in ONE
+   * `applyChangesets` call — one storage write for a whole run of a catch-up instead of one
+   * each — with the `syncState` of the run's last delivery (the cursor it reaches) in the same
+   * write. Each delivery is still whole in that commit; the rest (held transactions, tears,
+   * atomic back-fills) are handled one by one, in their place in the order.
    */
-  async receive(changeset: Changeset, delivery: DeliveryMessage, from: PeerId | undefined, source: object): Promise<ApplyResult> {
+  async receive(items: readonly ReceivedDelivery[], from: PeerId | undefined, source: object): Promise<{ outcomes: ReceiveOutcome[]; persisted: SyncState | undefined }> {
     await this.load();
-    if (this.mode === 'atomic' && delivery.via === 'backfill') {
-      // A widened subscription is back-filled one transaction per delivery; showing each as it
-      // comes would show a newly selected document at an old version next to documents at their
-      // latest. An atomic peer keeps them until the back-fill is complete (the next caught-up).
-      let list = this.#backfills.get(source);
-      if (!list) this.#backfills.set(source, (list = []));
-      list.push({ changeset, delivery, from });
-      return heldResult(changeset);
+    const out: ReceiveOutcome[] = [];
+    const written: Written = { syncState: undefined };
+    let run: { index: number; item: ReceivedDelivery }[] = [];
+    const flush = async (): Promise<void> => {
+      if (run.length === 0) return;
+      const taken = run;
+      run = [];
+      const results = await this.#applyRun(taken.map((r) => r.item), from, written);
+      taken.forEach((r, k) => (out[r.index] = results[k] as ReceiveOutcome));
+    };
+    for (const [index, item] of items.entries()) {
+      const { changeset, delivery } = item;
+      if (this.mode === 'atomic' && delivery.via === 'backfill') {
+        // A widened subscription is back-filled one transaction per delivery; showing each as it
+        // comes would show a newly selected document at an old version next to documents at their
+        // latest. An atomic peer keeps them until the back-fill is complete (the next caught-up).
+        let list = this.#backfills.get(source);
+        if (!list) this.#backfills.set(source, (list = []));
+        list.push({ changeset, delivery, from });
+        out[index] = heldResult(changeset);
+        continue;
+      }
+      if (!this.#held.has(changeset.id) && !this.#torn.has(changeset.id) && this.#missingWithin(delivery).length === 0) {
+        run.push({ index, item });
+        continue;
+      }
+      await flush();
+      try {
+        out[index] = await this.#receiveNow(changeset, delivery, from, item.syncState, written);
+      } catch (err) {
+        if (!(err instanceof InvalidChangesetError)) throw err;
+        out[index] = err;
+      }
     }
-    return this.#receiveNow(changeset, delivery, from);
+    await flush();
+    return { outcomes: out, persisted: written.syncState };
+  }
+
+  /**
+   * Applies a run of whole deliveries in one commit. Invalid input anywhere rejects a
+   * multi-changeset call whole, so then each is applied on its own to find which one is bad.
+   */
+  async #applyRun(items: readonly ReceivedDelivery[], from: PeerId | undefined, written: Written): Promise<ReceiveOutcome[]> {
+    const syncState = items[items.length - 1]?.syncState;
+    const options = { whole: this.mode === 'atomic', ...(from === undefined ? {} : { from }), ...(syncState === undefined ? {} : { syncState }) };
+    try {
+      const results = await this.#store.applyChangesets(
+        items.map((i) => i.changeset),
+        options,
+      );
+      if (syncState !== undefined) written.syncState = syncState;
+      return results;
+    } catch (err) {
+      if (!(err instanceof InvalidChangesetError)) throw err;
+      if (items.length === 1) return [err];
+    }
+    const out: ReceiveOutcome[] = [];
+    for (const item of items) {
+      try {
+        out.push(await this.#apply(item.changeset, from, item.syncState, written));
+      } catch (err) {
+        if (!(err instanceof InvalidChangesetError)) throw err;
+        out.push(err);
+      }
+    }
+    return out;
   }
 
   /**
@@ -195,7 +280,7 @@ export class AtomicityManager {
     this.#backfills.delete(source);
   }
 
-  async #receiveNow(changeset: Changeset, delivery: DeliveryMessage, from: PeerId | undefined): Promise<ApplyResult> {
+  async #receiveNow(changeset: Changeset, delivery: DeliveryMessage, from: PeerId | undefined, syncState?: SyncState, written?: Written): Promise<ApplyResult> {
     const id = changeset.id;
     const waiting = this.#held.get(id);
     if (waiting) return this.#merge(waiting, changeset, from);
@@ -213,7 +298,7 @@ export class AtomicityManager {
       this.#want(id, missing.map((m) => m.key));
       return heldResult(changeset);
     }
-    const result = await this.#apply(changeset, from);
+    const result = await this.#apply(changeset, from, syncState, written);
     await this.#noteTear(changeset, delivery, missing);
     return result;
   }
@@ -250,10 +335,12 @@ export class AtomicityManager {
     return result;
   }
 
-  async #apply(changeset: Changeset, from: PeerId | undefined): Promise<ApplyResult> {
+  async #apply(changeset: Changeset, from: PeerId | undefined, syncState?: SyncState, written?: Written): Promise<ApplyResult> {
     // Atomic peers let the store hold the whole transaction while any part lacks its Automerge
     // dependencies, so per-document order never exposes part of it either.
-    return this.#store.applyChangeset(changeset, { whole: this.mode === 'atomic', ...(from === undefined ? {} : { from }) });
+    const result = await this.#store.applyChangeset(changeset, { whole: this.mode === 'atomic', ...(from === undefined ? {} : { from }), ...(syncState === undefined ? {} : { syncState }) });
+    if (written && syncState !== undefined) written.syncState = syncState;
+    return result;
   }
 
   /** Parts within this peer's subscriptions that the delivery lacks, with the sender's reasons. */

@@ -32,6 +32,7 @@ import {
   type TxId,
 } from '@atoll/protocol';
 import { InvalidChangesetError, type Doc, type LogEntry } from '@atoll/store';
+import type { ReceivedDelivery, SyncState } from './atomicity.js';
 import type { PeerInternals } from './peer.js';
 import { newlySelected, selects, selectsValue, subscriptionsKey } from './subscriptions.js';
 import type { CloseInfo, Transport } from './transport/transport.js';
@@ -73,6 +74,35 @@ interface Backfill {
 /** Bounds on work waiting to be applied per connection (far above any honest sender's window). */
 const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 const MAX_QUEUED_JOBS = 100_000;
+
+/**
+ * Deliveries applied together in one commit when they are queued back to back (a catch-up
+ * streams a window of them): one storage write and one ack for the lot.
+ */
+const MAX_BATCH_DELIVERIES = 256;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Log entries read from storage at a time when they are no longer in the recent-commit cache. */
+const READ_AHEAD = 256;
+
+/**
+ * A cursor move that no apply carried (a `caught-up` over skipped entries, a rejected delivery)
+ * is persisted on its own at most this often, and when the connection closes: losing it costs
+ * a rescan of those entries after a crash, never data.
+ */
+const CURSOR_SAVE_DELAY_MS = 1_000;
+
+/** A delivery built for a remote, and its encoded bytes. */
+export interface Shipment {
+  readonly delivery: DeliveryMessage;
+  readonly bytes: Uint8Array;
+}
+
+/** Work received from the remote that must be done in order. */
+type Inbound =
+  | { readonly kind: 'delivery'; readonly msg: DeliveryMessage; readonly size: number }
+  | { readonly kind: 'caught-up'; readonly pos: number; readonly subscribes: number }
+  | { readonly kind: 'save-cursor' };
 
 const CLOSE_CODES: Partial<Record<string, number>> = {
   auth: 4401,
@@ -121,10 +151,17 @@ export class Connection {
   #acked = 0;
   readonly #backfills: Backfill[] = [];
   // Inbound: what this side receives and applies.
+  readonly #inbound: Inbound[] = [];
+  /** The run of the inbound queue in progress (resolved when idle). */
   #applying: Promise<void> = Promise.resolve();
+  #draining = false;
   #processed = 0;
   #cursorPos = 0;
-  #cursorDirty = 0;
+  /** The subscription set the cursor was reached with, as persisted with it. */
+  #cursorSubs = '';
+  /** Whether the cursor in memory is ahead of the persisted one. */
+  #cursorDirty = false;
+  #cursorTimer: ReturnType<typeof setTimeout> | undefined;
   #subsSent: string[] = [];
   #queuedBytes = 0;
   #queuedJobs = 0;
@@ -258,10 +295,10 @@ export class Connection {
         void this.#pump();
         return;
       case 'caught-up':
-        this.#enqueue(() => this.#onCaughtUp(msg.pos, msg.subscribes));
+        this.#enqueue({ kind: 'caught-up', pos: msg.pos, subscribes: msg.subscribes });
         return;
       case 'delivery':
-        this.#enqueue(() => this.#onDelivery(msg, size), size);
+        this.#enqueue({ kind: 'delivery', msg, size }, size);
         return;
       case 'ack':
         while (this.#acked < msg.deliveries) {
@@ -330,6 +367,7 @@ export class Connection {
     if (!this.isOpen) return;
     const current = this.#peer.subscriptions();
     const valid = cursor !== undefined && cursor.logId === remote.logId && cursor.subs !== '';
+    this.#cursorSubs = valid ? cursor.subs : '';
     if (valid && cursor.subs !== subscriptionsKey(current)) {
       this.sendSubscriptions(JSON.parse(cursor.subs) as Subscription[]);
       this.#cursorPos = cursor.pos;
@@ -361,79 +399,166 @@ export class Connection {
    * Queues work that must follow the deliveries before it. The queue is bounded: a remote that
    * ignores its window (acknowledgements) could otherwise make it grow without end.
    */
-  #enqueue(job: () => Promise<void>, bytes = 0): void {
+  #enqueue(item: Inbound, bytes = 0): void {
     this.#queuedBytes += bytes;
     this.#queuedJobs++;
     if (this.#queuedBytes > MAX_QUEUED_BYTES || this.#queuedJobs > MAX_QUEUED_JOBS) {
       this.#fail(new ProtocolError(ErrorKind.RateLimited, `more than ${MAX_QUEUED_JOBS} messages or ${MAX_QUEUED_BYTES} bytes wait to be applied: the peer ignores its window`, { fatal: true }));
       return;
     }
-    this.#applying = this.#applying
-      .then(job)
-      .catch((err: unknown) => this.#fail(err))
-      .finally(() => {
-        this.#queuedBytes -= bytes;
-        this.#queuedJobs--;
-      });
+    this.#inbound.push(item);
+    if (!this.#draining) {
+      this.#draining = true;
+      this.#applying = this.#drain();
+    }
   }
 
-  async #onDelivery(msg: DeliveryMessage, size: number): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Works through the inbound queue in order. Deliveries queued back to back are applied as
+   * one batch: what arrived while the previous batch was being written goes into the next one,
+   * so a busy connection costs one storage write per batch, an idle one none of the waiting.
+   */
+  async #drain(): Promise<void> {
+    try {
+      while (this.#inbound.length > 0) {
+        let count = 0;
+        let bytes = 0;
+        for (const item of this.#inbound) {
+          if (item.kind !== 'delivery' || count >= MAX_BATCH_DELIVERIES || (count > 0 && bytes + item.size > MAX_BATCH_BYTES)) break;
+          count++;
+          bytes += item.size;
+        }
+        const taken = this.#inbound.splice(0, Math.max(1, count));
+        try {
+          if (this.#closed) continue;
+          const first = taken[0] as Inbound;
+          if (first.kind === 'delivery') await this.#onDeliveries(taken as Extract<Inbound, { kind: 'delivery' }>[]);
+          else if (first.kind === 'caught-up') await this.#onCaughtUp(first.pos, first.subscribes);
+          else if (this.#cursorDirty) await this.#saveCursor();
+        } catch (err) {
+          this.#fail(err);
+        } finally {
+          this.#queuedJobs -= taken.length;
+          this.#queuedBytes -= taken.reduce((sum, item) => sum + (item.kind === 'delivery' ? item.size : 0), 0);
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
+    // A `caught-up` over entries this remote sent us waits until its deliveries are applied
+    // (see #pump): now they are.
+    if (this.#streaming && !this.#closed) void this.#pump();
+  }
+
+  /** The cursor to persist with an apply that brings it to `pos`. */
+  #cursorState(pos: number): SyncState {
+    const remote = this.#remote as RemotePeer;
+    return { name: `cursor/${remote.peerId}`, value: { logId: remote.logId, pos, subs: this.#cursorSubs } satisfies Cursor };
+  }
+
+  /**
+   * Applies a batch of deliveries: each is still one transaction that no reader sees in part,
+   * but consecutive ones share a storage write, which carries the cursor they reach. Events go
+   * out per delivery, and one ack covers them all.
+   */
+  async #onDeliveries(items: readonly Extract<Inbound, { kind: 'delivery' }>[]): Promise<void> {
     const remote = this.#remote as RemotePeer;
     const started = performance.now();
-    let status = 'empty';
-    const forbidden = msg.parts.find((p) => !this.#policy.canWrite(p.key));
-    if (forbidden) {
-      status = 'forbidden';
-      this.#sendError(new ProtocolError(ErrorKind.Forbidden, `transaction ${msg.tx.id} writes ${forbidden.key}, outside this peer's write permissions: it was rejected whole`, { fatal: false }), msg.tx.id);
-    } else if (msg.parts.length > 0) {
-      const changeset: Changeset = { ...msg.tx, parts: msg.parts, manifest: msg.manifest };
-      try {
-        const result = await this.#peer.receive(changeset, msg, this);
-        status = result.status;
+    const statuses: string[] = [];
+    const received: ReceivedDelivery[] = [];
+    const receivedAt: number[] = [];
+    let pos = this.#cursorPos;
+    for (const [index, { msg }] of items.entries()) {
+      if (msg.via === 'log') pos = msg.pos;
+      statuses.push('empty');
+      const forbidden = msg.parts.find((p) => !this.#policy.canWrite(p.key));
+      if (forbidden) {
+        statuses[index] = 'forbidden';
+        this.#sendError(new ProtocolError(ErrorKind.Forbidden, `transaction ${msg.tx.id} writes ${forbidden.key}, outside this peer's write permissions: it was rejected whole`, { fatal: false }), msg.tx.id);
+      } else if (msg.parts.length > 0) {
+        const changeset: Changeset = { ...msg.tx, parts: msg.parts, manifest: msg.manifest };
+        received.push({ changeset, delivery: msg, syncState: this.#cursorState(pos) });
+        receivedAt.push(index);
+      } else {
+        this.#peer.observeDelivery(msg, this);
+      }
+    }
+    if (received.length > 0) {
+      const { outcomes, persisted } = await this.#peer.receive(received, this);
+      // A part held for a dependency that came later in the same batch was released before the
+      // call returned: nothing to ask for then.
+      let held: Set<TxId> | undefined;
+      const stillHeld = (): Set<TxId> => (held ??= new Set(this.#peer.store.held().map((h) => h.changeset.id)));
+      for (const [k, outcome] of outcomes.entries()) {
+        const index = receivedAt[k] as number;
+        const msg = (received[k] as ReceivedDelivery).delivery;
+        if (outcome instanceof InvalidChangesetError) {
+          statuses[index] = 'invalid';
+          this.#sendError(new ProtocolError(ErrorKind.InvalidChange, outcome.message, { fatal: false }), msg.tx.id);
+          continue;
+        }
+        statuses[index] = outcome.status;
         // Parts held for missing Automerge dependencies: the document's earlier history never
         // reached this peer (it started to match, or another peer forwarded only part of it).
         // Ask the sender for it.
         // Once per transaction per connection: when the answer cannot satisfy the dependencies
         // (they sit in a transaction held elsewhere), asking again would loop.
-        if (result.held.length > 0 && !this.#closed && !this.#wantedDeps.has(msg.tx.id)) {
+        if (outcome.held.length > 0 && !this.#closed && !this.#wantedDeps.has(msg.tx.id) && stillHeld().has(msg.tx.id)) {
           this.#wantedDeps.add(msg.tx.id);
-          this.want(msg.tx.id, result.held);
+          this.want(msg.tx.id, outcome.held);
         }
-      } catch (err) {
-        if (!(err instanceof InvalidChangesetError)) throw err;
-        status = 'invalid';
-        this.#sendError(new ProtocolError(ErrorKind.InvalidChange, err.message, { fatal: false }), msg.tx.id);
       }
+      const saved = (persisted?.value as Cursor | undefined)?.pos;
+      this.#cursorPos = pos;
+      this.#cursorDirty = saved !== pos;
     } else {
-      this.#peer.observeDelivery(msg, this);
+      this.#cursorPos = pos;
+      this.#cursorDirty = true;
     }
+    // Whatever was applied is durable (and the cursor with it) even if the connection closed meanwhile.
     if (this.#closed) return;
-    this.#processed++;
-    if (msg.via === 'log') {
-      this.#cursorPos = msg.pos;
-      if (++this.#cursorDirty >= 64) await this.#saveCursor(undefined);
-    }
+    if (this.#cursorDirty) this.#scheduleCursorSave();
+    this.#processed += items.length;
     this.#send({ type: 'ack', pos: this.#cursorPos, deliveries: this.#processed });
-    this.#peer.events.emit('delivery-received', { connection: this, bytes: size, status, applyMs: performance.now() - started, txId: msg.tx.id, origin: remote.peerId, delivery: msg });
+    const applyMs = performance.now() - started;
+    for (const [index, { msg, size }] of items.entries()) {
+      this.#peer.events.emit('delivery-received', { connection: this, bytes: size, status: statuses[index] as string, applyMs, txId: msg.tx.id, origin: remote.peerId, delivery: msg });
+    }
   }
 
   async #onCaughtUp(pos: number, subscribes: number): Promise<void> {
     if (this.#closed) return;
     await this.#peer.caughtUp(this);
-    this.#cursorPos = Math.max(this.#cursorPos, pos);
+    if (pos > this.#cursorPos) {
+      this.#cursorPos = pos;
+      this.#cursorDirty = true;
+    }
     // The cursor goes with the newest subscription set the remote has finished back-filling.
-    await this.#saveCursor(subscribes > 0 ? this.#subsSent[subscribes - 1] : undefined);
+    // A newly covered set is persisted at once (rare, and it spares a second back-fill); a
+    // position alone waits for the next apply or the debounced save.
+    const subs = subscribes > 0 ? this.#subsSent[subscribes - 1] : undefined;
+    if (subs !== undefined && subs !== this.#cursorSubs) {
+      this.#cursorSubs = subs;
+      await this.#saveCursor();
+    } else if (this.#cursorDirty) {
+      this.#scheduleCursorSave();
+    }
     this.#peer.events.emit('caught-up', { connection: this, pos });
   }
 
-  async #saveCursor(subs: string | undefined): Promise<void> {
-    const remote = this.#remote as RemotePeer;
-    const name = `cursor/${remote.peerId}`;
-    const previous = subs === undefined ? await this.#peer.store.readSyncState<Cursor>(name) : undefined;
-    const keptSubs = subs ?? (previous?.logId === remote.logId ? previous.subs : '');
-    this.#cursorDirty = 0;
-    await this.#peer.store.writeSyncState(name, { logId: remote.logId, pos: this.#cursorPos, subs: keptSubs } satisfies Cursor);
+  #scheduleCursorSave(): void {
+    if (this.#cursorTimer !== undefined || this.#closed) return;
+    this.#cursorTimer = setTimeout(() => {
+      this.#cursorTimer = undefined;
+      if (!this.#closed && this.#cursorDirty) this.#enqueue({ kind: 'save-cursor' });
+    }, CURSOR_SAVE_DELAY_MS);
+    (this.#cursorTimer as { unref?: () => void }).unref?.();
+  }
+
+  async #saveCursor(): Promise<void> {
+    const { name, value } = this.#cursorState(this.#cursorPos);
+    this.#cursorDirty = false;
+    await this.#peer.store.writeSyncState(name, value);
   }
 
   /**
@@ -457,10 +582,10 @@ export class Connection {
         // The wanted parts are shipped whatever the subscriptions say (the receiver asked); every
         // other part is decided by the receiver's own subscriptions — an answer that marked them
         // all `not-subscribed` would look whole to an atomic receiver.
-        const delivery = await this.#deliveryFor(entry, 'want', wanted);
+        const shipment = await this.#deliveryFor(entry, 'want', wanted);
         // It answers the want only if it carries a wanted part (one the asker may read).
-        if (delivery && delivery.parts.some((p) => wanted.has(p.key))) {
-          this.#sendDelivery(delivery);
+        if (shipment && shipment.delivery.parts.some((p) => wanted.has(p.key))) {
+          this.#sendDelivery(shipment);
           sent = true;
         }
       }
@@ -488,13 +613,19 @@ export class Connection {
         const store = this.#peer.store;
         while (this.#backfills.length > 0 && this.#windowOpen() && !this.#closed) {
           const job = this.#backfills[0] as Backfill;
-          const entries = job.next <= job.upTo ? await store.readLog(job.next - 1, 64) : [];
+          const entries = job.next <= job.upTo ? await store.readLog(job.next - 1, READ_AHEAD) : [];
           for (const entry of entries) {
             if (entry.pos > job.upTo || !this.#windowOpen()) break;
             job.next = entry.pos + 1;
             if (!entry.parts.some((p) => job.keys.has(p.key))) continue;
-            const delivery = await this.#deliveryFor(entry, 'backfill');
-            if (delivery) this.#sendDelivery(delivery);
+            const shipment = await this.#deliveryFor(entry, 'backfill');
+            if (!shipment) continue;
+            const { delivery } = shipment;
+            this.#sendDelivery(shipment);
+            // A document shipped with the transaction (it was selected at the time, though not
+            // now) must also get its later history, up to the change that took it out of the
+            // subscription: else the remote keeps a stale version that still matches.
+            for (const part of delivery.parts) job.keys.add(part.key);
           }
           if (entries.length === 0 || job.next > job.upTo) {
             this.#backfills.shift();
@@ -503,18 +634,18 @@ export class Connection {
           }
         }
         while (this.#windowOpen() && this.#nextPos <= store.position && !this.#closed) {
-          const entries = await store.readLog(this.#nextPos - 1, 64);
+          const entries = this.#recentEntries(this.#nextPos, store.position) ?? (await store.readLog(this.#nextPos - 1, READ_AHEAD));
           if (entries.length === 0) break;
           for (const entry of entries) {
             if (!this.#windowOpen() || this.#closed) break;
             this.#nextPos = entry.pos + 1;
-            const delivery = await this.#deliveryFor(entry, 'log');
-            if (delivery) this.#sendDelivery(delivery);
+            const shipment = await this.#deliveryFor(entry, 'log');
+            if (shipment) this.#sendDelivery(shipment);
             if (this.#filtered) await this.#backfillStartingToMatch(entry);
           }
         }
         const pos = this.#nextPos - 1;
-        if (!this.#closed && this.#nextPos > store.position && this.#backfills.length === 0 && (pos > this.#lastCaughtUp || this.#lastCaughtUp < 0)) {
+        if (!this.#closed && this.#nextPos > store.position && this.#backfills.length === 0 && this.#caughtUpDue(pos)) {
           this.#lastCaughtUp = pos;
           this.#send({ type: 'caught-up', pos, subscribes: this.#subscribesCovered });
         }
@@ -524,6 +655,35 @@ export class Connection {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /**
+   * Whether reaching the head at `pos` is worth a `caught-up` now. Always at the end of the
+   * catch-up and of a back-fill (`#lastCaughtUp` is -1 then). While live it waits until the
+   * stream is quiet — every delivery acknowledged, nothing from the remote still being applied
+   * (its own changes come back as skipped entries) — and the ack or the end of that apply pumps
+   * again: one `caught-up` per quiet moment instead of one per entry, and none while a busy
+   * stream's deliveries move the remote's cursor by themselves. The receiver persists a
+   * `caught-up`'s position only with its next apply or at most once a second.
+   */
+  #caughtUpDue(pos: number): boolean {
+    if (this.#lastCaughtUp < 0) return true;
+    if (pos <= this.#lastCaughtUp) return false;
+    return this.#inflight.length === 0 && !this.#draining;
+  }
+
+  /**
+   * New log entries from the recent-commit cache (every commit announces its entry), so a live
+   * connection does not read storage on each commit; undefined when the first is not cached.
+   */
+  #recentEntries(from: number, to: number): LogEntry[] | undefined {
+    const out: LogEntry[] = [];
+    for (let pos = from; pos <= to && out.length < READ_AHEAD; pos++) {
+      const event = this.#peer.recent(pos);
+      if (!event) break;
+      out.push(event.entry);
+    }
+    return out.length > 0 ? out : undefined;
   }
 
   /**
@@ -573,8 +733,8 @@ export class Connection {
     return after !== undefined && selectsValue(this.#remoteSubs, collection, after);
   }
 
-  /** The delivery of a log entry for this remote, or undefined when it selects none of it. */
-  async #deliveryFor(entry: LogEntry, via: DeliveryVia, wanted?: ReadonlySet<DocKey>): Promise<DeliveryMessage | undefined> {
+  /** The delivery of a log entry for this remote, encoded, or undefined when it selects none of it. */
+  async #deliveryFor(entry: LogEntry, via: DeliveryVia, wanted?: ReadonlySet<DocKey>): Promise<Shipment | undefined> {
     const remote = this.#remote as RemotePeer;
     if (via !== 'want' && (entry.origin === remote.peerId || entry.from === remote.peerId)) return undefined;
     const recent = this.#peer.recent(entry.pos);
@@ -595,25 +755,36 @@ export class Connection {
       decisions.set(key, decision);
     }
     if (!shipping) return undefined;
+    // Peers with the same decisions get the same bytes (a relay fanning one change out to every
+    // subscriber): build and encode them once. A `want` answer depends on what was wanted.
+    const cacheKey = via === 'want' ? undefined : `${via} ${entry.pos} ${remote.maxBytes} ${[...decisions.values()].join(',')}`;
+    const cached = cacheKey === undefined ? undefined : this.#peer.shipments.get(cacheKey);
+    if (cached) return cached;
     const changeset =
       recent?.changeset && recent.changeset.parts.length === entry.parts.length
         ? recent.changeset
         : await this.#peer.store.changesetFor(entry, (key) => decisions.get(key) === 'ship');
-    return buildDelivery({ ...changeset, manifest: [...entry.manifest] }, { via, pos: entry.pos, decide: (key) => decisions.get(key) ?? 'not-subscribed' });
+    const delivery = buildDelivery({ ...changeset, manifest: [...entry.manifest] }, { via, pos: entry.pos, decide: (key) => decisions.get(key) ?? 'not-subscribed' });
+    const shipment: Shipment = { delivery, bytes: this.#encodeDelivery(delivery) };
+    if (cacheKey !== undefined) this.#peer.shipments.set(cacheKey, shipment);
+    return shipment;
   }
 
-  #sendDelivery(delivery: DeliveryMessage): void {
-    if (!this.isOpen) return;
-    let bytes: Uint8Array;
+  #encodeDelivery(delivery: DeliveryMessage): Uint8Array {
+    const maxBytes = (this.#remote as RemotePeer).maxBytes;
     try {
-      bytes = encodeMessage(delivery, { maxBytes: (this.#remote as RemotePeer).maxBytes, validate: false });
+      return encodeMessage(delivery, { maxBytes, validate: false });
     } catch (err) {
       if (!(err instanceof ProtocolError) || err.kind !== ErrorKind.TooLarge) throw err;
       // Too big for one frame of the receiver's: say so part by part instead of dropping it.
       const omitted = [...delivery.omitted, ...delivery.parts.map((p) => ({ key: p.key, reason: 'too-large' as const }))];
       // (delivery.manifest is unchanged: every key is still accounted for.)
-      bytes = encodeMessage({ ...delivery, parts: [], omitted }, { maxBytes: (this.#remote as RemotePeer).maxBytes, validate: false });
+      return encodeMessage({ ...delivery, parts: [], omitted }, { maxBytes, validate: false });
     }
+  }
+
+  #sendDelivery({ delivery, bytes }: Shipment): void {
+    if (!this.isOpen || this.#transport.closed) return;
     this.#state = checkSend(this.#state, delivery);
     this.#transport.send(bytes);
     this.#inflight.push(bytes.byteLength);
@@ -622,9 +793,13 @@ export class Connection {
   }
 
   #send(msg: Message): void {
-    if (this.#closed) return;
+    // The transport can know of the close a moment before its close event reaches us.
+    if (this.#closed || this.#transport.closed) return;
     this.#state = checkSend(this.#state, msg);
-    const bytes = encodeMessage(msg, this.#remote ? { maxBytes: this.#remote.maxBytes } : {});
+    // Acks and caught-ups (one per batch, of counters this side keeps) skip the schema check on
+    // the way out; the receiver validates every frame anyway.
+    const validate = msg.type !== 'ack' && msg.type !== 'caught-up' && msg.type !== 'pong';
+    const bytes = encodeMessage(msg, this.#remote ? { maxBytes: this.#remote.maxBytes, validate } : { validate });
     this.#transport.send(bytes);
     this.#peer.events.emit('message-sent', { connection: this, type: msg.type, bytes: bytes.byteLength });
   }
@@ -665,10 +840,11 @@ export class Connection {
     this.#closed = true;
     this.#state = closedState(this.#state);
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#cursorTimer !== undefined) clearTimeout(this.#cursorTimer);
     if (!this.#opened) this.#rejectOpened(new ProtocolError(ErrorKind.Protocol, `connection closed before the handshake completed (${info.code} ${info.reason})`, { fatal: true }));
     // Persist how far we got, once whatever is being applied has finished.
     const remote = this.#remote;
-    const done = remote && this.#cursorDirty > 0 ? this.#applying.then(() => this.#saveCursor(undefined)).catch(() => {}) : Promise.resolve();
+    const done = remote ? this.#applying.then(() => (this.#cursorDirty ? this.#saveCursor() : undefined)).catch(() => {}) : Promise.resolve();
     void done.then(() => {
       this.#peer.events.emit('close', { connection: this, info });
       this.#resolveClosed(info);

@@ -5,7 +5,6 @@ import {
   ProtocolError,
   SubscriptionSchema,
   ValidationError,
-  type Changeset,
   type DeliveryMessage,
   type DocKey,
   type ErrorKind as ErrorKindType,
@@ -14,9 +13,9 @@ import {
   type Subscription,
   type TxId,
 } from '@atoll/protocol';
-import { consoleLogger, type ApplyResult, type CommitEvent, type Logger, type Store } from '@atoll/store';
-import { AtomicityManager, type Atomicity, type PendingTransaction, type TornTransaction } from './atomicity.js';
-import { Connection, OPEN_POLICY, type PeerPolicy } from './connection.js';
+import { consoleLogger, type CommitEvent, type Logger, type Store } from '@atoll/store';
+import { AtomicityManager, type Atomicity, type PendingTransaction, type ReceiveOutcome, type ReceivedDelivery, type SyncState, type TornTransaction } from './atomicity.js';
+import { Connection, OPEN_POLICY, type PeerPolicy, type Shipment } from './connection.js';
 import { Dialer, type DialOptions } from './dialer.js';
 import { Emitter } from './events.js';
 import type { CloseInfo, Transport } from './transport/transport.js';
@@ -93,14 +92,44 @@ export interface PeerInternals {
   readonly logger: Logger;
   subscriptions(): readonly Subscription[];
   authenticate(hello: HelloMessage): Promise<PeerPolicy>;
-  /** Applies a received changeset; resolves with how it went. */
-  receive(changeset: Changeset, delivery: DeliveryMessage, from: Connection): Promise<ApplyResult>;
+  /** Applies received deliveries with parts, in order; resolves with how each went. */
+  receive(items: readonly ReceivedDelivery[], from: Connection): Promise<{ outcomes: ReceiveOutcome[]; persisted: SyncState | undefined }>;
   /** The remote says everything up to a point was sent (a back-fill is complete). */
   caughtUp(from: Connection): Promise<void>;
   /** Sees a delivery that carried no parts (only a manifest). */
   observeDelivery(delivery: DeliveryMessage, from: Connection): void;
   /** The commit event of a recent log position, when still cached. */
   recent(pos: number): CommitEvent | undefined;
+  /** Deliveries recently encoded, by log position and decisions, shared by every connection. */
+  readonly shipments: ShipmentCache;
+}
+
+/** A small map that forgets its oldest entries (insertion order) beyond a count and a byte budget. */
+export class ShipmentCache {
+  readonly #map = new Map<string, Shipment>();
+  readonly #capacity: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(capacity: number, maxBytes: number) {
+    this.#capacity = capacity;
+    this.#maxBytes = maxBytes;
+  }
+
+  get(key: string): Shipment | undefined {
+    return this.#map.get(key);
+  }
+
+  set(key: string, value: Shipment): void {
+    if (value.bytes.byteLength > this.#maxBytes / 4 || this.#map.has(key)) return;
+    this.#map.set(key, value);
+    this.#bytes += value.bytes.byteLength;
+    while (this.#map.size > this.#capacity || this.#bytes > this.#maxBytes) {
+      const [oldest, shipment] = this.#map.entries().next().value as [string, Shipment];
+      this.#map.delete(oldest);
+      this.#bytes -= shipment.bytes.byteLength;
+    }
+  }
 }
 
 const RECENT_COMMITS = 1_024;
@@ -170,10 +199,11 @@ export class SyncPeer {
       logger: this.#logger,
       subscriptions: () => this.#subscriptions,
       authenticate: async (hello) => this.#authenticate(hello),
-      receive: (changeset, delivery, from) => this.#atomicity.receive(changeset, delivery, from.remote?.peerId, from),
+      receive: (items, from) => this.#atomicity.receive(items, from.remote?.peerId, from),
       caughtUp: (from) => this.#atomicity.backfillComplete(from),
       observeDelivery: () => {},
       recent: (pos) => this.#recent.get(pos),
+      shipments: new ShipmentCache(256, 8 * 1024 * 1024),
     };
     this.#stopCommits = this.store.onCommit((event) => {
       this.#recent.set(event.position, event);

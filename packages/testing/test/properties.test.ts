@@ -15,10 +15,10 @@ async function holds(scenario: Scenario, expect: Expectations): Promise<void> {
 }
 
 /**
- * Widening a filtered subscription while the shipper restarts can still lose later changes to a
- * back-filled document (an open bug: see docs/testing.md, "Open bugs", and
- * test/open-bugs.test.ts). The partial-subscription properties leave the `resubscribe` fault out
- * until it is fixed; widening itself is covered by packages/sync's tests.
+ * A peer that narrowed its subscription can still back-fill its stale copy of a document to a
+ * peer that widens (an open bug: docs/testing.md, "Open bugs", and test/open-bugs.test.ts). The
+ * partial-subscription properties leave the `resubscribe` fault out until it is fixed; widening
+ * itself is covered by packages/sync's tests and found-bugs G.
  */
 const FAULTS_WITHOUT_WIDENING = ['drop', 'partition', 'crash'] as const;
 

@@ -1,7 +1,9 @@
+import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { DEFAULTS } from '@atoll/protocol';
 import type { Transport } from '@atoll/sync';
 import { WebSocketConnectError } from './errors.js';
+import { coalesceWrites } from './coalesce.js';
 import { SocketTransport, wsCanSend } from './socket-transport.js';
 
 /** Options of {@link connectWebSocket}. */
@@ -50,8 +52,11 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
       return;
     }
     ws.binaryType = 'nodebuffer';
+    // The TCP socket, known from the upgrade on: frames sent in one turn go out in one write.
+    let socket: Duplex | undefined;
+    ws.once('upgrade', (response) => (socket = response.socket));
     // Listening from the start: it also handles 'error', which would otherwise throw.
-    const transport = new SocketTransport(ws, wsCanSend);
+    const transport = new SocketTransport(ws, wsCanSend, { beforeSend: coalesceWrites(() => socket) });
     let settled = false;
     const settle = () => {
       settled = true;

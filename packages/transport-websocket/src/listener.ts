@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULTS, assert } from '@atoll/protocol';
 import type { Transport } from '@atoll/sync';
 import { WebSocketListenError } from './errors.js';
+import { coalesceWrites } from './coalesce.js';
 import { SocketTransport, wsCanSend } from './socket-transport.js';
 
 /** Where a {@link WebSocketListener} accepts connections: its own server on `host:port`, or an existing `http.Server`. */
@@ -142,12 +143,12 @@ export class WebSocketListener {
       refuseUpgrade(socket, 503);
       return;
     }
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request, socket));
   };
 
-  #accept(ws: WebSocket, request: IncomingMessage): void {
+  #accept(ws: WebSocket, request: IncomingMessage, socket: Duplex): void {
     ws.binaryType = 'nodebuffer';
-    const transport = new SocketTransport(ws, wsCanSend);
+    const transport = new SocketTransport(ws, wsCanSend, { beforeSend: coalesceWrites(socket) });
     if (this.#closing) {
       transport.close(1001, 'server shutting down');
       return;

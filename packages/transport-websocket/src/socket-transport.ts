@@ -64,6 +64,12 @@ function binaryPayload(data: unknown): Uint8Array | undefined {
 
 type Event = { readonly kind: 'message'; readonly bytes: Uint8Array } | { readonly kind: 'close'; readonly info: CloseInfo };
 
+/** Options of {@link SocketTransport}. */
+export interface SocketTransportOptions {
+  /** Called before each send: may hold the frames of one turn together (see `coalesceWrites`). */
+  readonly beforeSend?: () => void;
+}
+
 /**
  * A {@link Transport} over one open WebSocket (browser or `ws`). It only accepts binary
  * frames: a text frame is a protocol violation and closes the connection with 1003.
@@ -83,14 +89,16 @@ export class SocketTransport implements Transport {
   /** Set when this side closes because the other broke the rules (a text frame, a frame too big). */
   #violation: CloseInfo | undefined;
   #socketClosed = false;
+  readonly #beforeSend: (() => void) | undefined;
 
   /**
    * @param socket an open socket; the transport takes it over.
    * @param canSend which close codes the socket may send ({@link wsCanSend} or {@link browserCanSend}); others go out as 1000.
    */
-  constructor(socket: WebSocketLike, canSend: (code: number) => boolean) {
+  constructor(socket: WebSocketLike, canSend: (code: number) => boolean, options: SocketTransportOptions = {}) {
     this.#socket = socket;
     this.#canSend = canSend;
+    this.#beforeSend = options.beforeSend;
     socket.addEventListener('message', (event) => this.#onData(event.data));
     socket.addEventListener('close', (event) => this.#onSocketClose(event.code, event.reason));
     socket.addEventListener('error', (event) => this.#onError(event));
@@ -106,6 +114,7 @@ export class SocketTransport implements Transport {
 
   send(message: Uint8Array): void {
     if (this.closed) throw new TransportClosedError();
+    this.#beforeSend?.();
     // Browsers cannot send views of a SharedArrayBuffer; Atoll never makes one.
     this.#socket.send(message as Uint8Array<ArrayBuffer>);
   }

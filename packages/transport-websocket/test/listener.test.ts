@@ -78,6 +78,24 @@ describe('listenWebSocket', () => {
     expect(server.listener.port).toBeGreaterThan(0);
   });
 
+  it('frames sent in one turn go out in one write at the end of the turn, in order', async () => {
+    const test = await startListener();
+    const client = await connectWebSocket(test.listener.url);
+    cleanups.push(() => client.close());
+    const { transport, request } = await test.next();
+    const received = collect(client);
+    const socket = request.socket;
+    for (let i = 0; i < 200; i++) transport.send(new Uint8Array([i, i, i]));
+    // Held back together (one writev instead of 200 writes) until this turn's work is done …
+    expect(socket.writableCorked).toBeGreaterThan(0);
+    expect(socket.writableLength).toBeGreaterThanOrEqual(200 * 5);
+    await new Promise((resolve) => setImmediate(resolve));
+    // … then written without waiting for anything else.
+    expect(socket.writableCorked).toBe(0);
+    await received.until(200);
+    expect(received.messages.map((m) => m[0])).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
   it('enforces maxPayload: a message at the limit passes, a bigger one closes the connection with 1009', async () => {
     const server = await startListener({ maxPayload: 1024 });
     const accepted = server.nextTransport();

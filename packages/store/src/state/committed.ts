@@ -15,6 +15,8 @@ export interface DocState extends DocView {
   readonly heads: readonly string[];
   /** Automerge chunks stored for the document. */
   readonly chunks: number;
+  /** Chunk generation: how many times the chunks were compacted (see DocRecord.g). */
+  readonly gen: number;
 }
 
 /** What a reader can see: the committed state, a snapshot of it, or a transaction's view. */

@@ -4,19 +4,25 @@ import type { StorageKey } from '../storage/adapter.js';
 
 /**
  * The store's layout in its StorageAdapter. Every commit writes, in one batch, the records
- * of the documents it touched, their new Automerge chunks, one log entry, the transaction
- * index entry and the head position — so a crash leaves either all of it or none.
+ * of the documents it touched, their new Automerge chunks and one log entry (plus, for a
+ * changeset from another peer, its transaction index entry) — so a crash leaves either all of
+ * it or none. A local single-document commit is three puts: chunk, record, log entry.
  *
  * ```
  * ['meta', 'peer']            PeerId of this store (all tabs of a profile share it)
- * ['meta', 'head']            last log position
- * ['meta', 'seq']             last local commit counter
+ * ['meta', 'head']            last log position as of an older layout: now only where the search
+ *                             for the last log entry starts (the head is the last ['log', …] key)
+ * ['meta', 'seq']             last local commit counter as of the last entry that came from
+ *                             another peer (written only when such an entry follows a local
+ *                             one); a local last entry carries the counter itself
  * ['meta', 'log']             id of this log's incarnation (cursors into it hold only for it)
  * ['sync', name]              replication state (cursors per remote peer)
  * ['doc', collection, id]     DocRecord
- * ['am', collection, id, n]   Automerge bytes: chunk n (a full save or one change)
+ * ['am', collection, id, n]   Automerge bytes: chunk n (a full save or the changes of one commit)
  * ['log', position]           LogEntry (position zero-padded to sort)
- * ['tx', txId]                log positions holding that transaction (dedupe)
+ * ['tx', txId, position]      a log position holding (part of) a transaction from another peer;
+ *                             local commits are found through the log ({@link Store.entriesFor}).
+ *                             An older layout kept ['tx', txId] → positions[]; both are read.
  * ['held', txId]              parts waiting for missing Automerge dependencies
  * ```
  */
@@ -33,6 +39,7 @@ export const keys = {
   logPrefix: ['log'] as StorageKey,
   log: (pos: number): StorageKey => ['log', pad(pos)],
   tx: (id: TxId): StorageKey => ['tx', id],
+  txPosition: (id: TxId, pos: number): StorageKey => ['tx', id, pad(pos)],
   heldPrefix: ['held'] as StorageKey,
   held: (id: TxId): StorageKey => ['held', id],
 };
@@ -50,6 +57,11 @@ export interface DocRecord {
   readonly h: readonly string[];
   /** Number of Automerge chunks stored under ['am', collection, id]. */
   readonly n: number;
+  /**
+   * How many times the chunks were compacted into one (absent: never). A log part's chunk
+   * index means something only in the generation it was written in.
+   */
+  readonly g?: number;
 }
 
 /** One document's share of a logged transaction. */
@@ -60,6 +72,14 @@ export interface LogPart {
   readonly hashes: readonly string[];
   /** Set when the transaction deleted the document. */
   readonly deleted?: true;
+  /**
+   * The Automerge chunk (`['am', collection, id, c]`) that holds exactly these changes, in
+   * chunk generation `g` of the document: lets the store ship the change without loading the
+   * document. Absent when the commit compacted the document (the changes are in its full save).
+   */
+  readonly c?: number;
+  /** The document's chunk generation when chunk `c` was written (absent: 0). */
+  readonly g?: number;
 }
 
 /** One entry of the append-only log: a transaction (or the part of one) this store applied. */

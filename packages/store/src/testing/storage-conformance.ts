@@ -95,6 +95,25 @@ export function runStorageAdapterTests(name: string, harness: StorageAdapterHarn
       expect(await s.getRange(['log'], { after: '0000000100' })).toEqual([]);
     });
 
+    it('skips, with after, every key under that segment but not longer segments that start with it', async () => {
+      const s = await open();
+      const keys = [['k', 'a'], ['k', 'ab'], ['k', 'ab', 'x'], ['k', 'ab', 'x', 'y'], ['k', 'ab\u0001'], ['k', 'abc'], ['k', 'b'], ['ka', '1']];
+      await s.write({ put: keys.map((key, i) => ({ key, value: bytes(i) })) });
+      expect(keysOf(await s.getRange(['k'], { after: 'ab' }))).toEqual(['k/ab\u0001', 'k/abc', 'k/b']);
+      expect(keysOf(await s.getRange(['k'], { after: '' }))).toEqual(['k/a', 'k/ab', 'k/ab/x', 'k/ab/x/y', 'k/ab\u0001', 'k/abc', 'k/b']);
+      expect(keysOf(await s.getRange(['k', 'ab'], { after: 'x' }))).toEqual([]);
+    });
+
+    it('keeps ranges in step with puts and deletes, including keys written out of order', async () => {
+      const s = await open();
+      for (const n of [5, 1, 9, 3, 7]) await s.write({ put: [{ key: ['r', String(n)], value: bytes(n) }] });
+      await s.write({ put: [{ key: ['r', '4'], value: bytes(4) }], delete: [['r', '9'], ['r', '1'], ['r', 'missing']] });
+      expect(keysOf(await s.getRange(['r']))).toEqual(['r/3', 'r/4', 'r/5', 'r/7']);
+      await s.write({ put: [{ key: ['r', '9'], value: bytes(9) }, { key: ['r', '3'], value: bytes(33) }] });
+      expect(keysOf(await s.getRange(['r'], { after: '3', limit: 3 }))).toEqual(['r/4', 'r/5', 'r/7']);
+      expect([...(await s.getRange(['r'], { limit: 1 }))[0]!.value]).toEqual([33]);
+    });
+
     it('orders segments by UTF-16 code units, not code points (\uffff sorts after 🌴)', async () => {
       const s = await open();
       // '🌴' is U+1F334, a surrogate pair (0xD83C …), which sorts before U+FFFF by code unit

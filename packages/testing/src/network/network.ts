@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { AtollError, PeerIdSchema, ValidationError, parseDocKey, type DocKey, type JsonObject, type PeerId, type PeerRole, type Subscription, type TxId } from '@atoll/protocol';
-import type { CommitEvent, Logger, Store } from '@atoll/store';
+import type { CommitEvent, LogEntry, Logger, Store } from '@atoll/store';
 import { SyncPeer, type Connection, type Dialer, type SyncPeerOptions } from '@atoll/sync';
 import { History, type NewRecord, type TxWrite } from '../history/history.js';
 import { Random, type Seed } from '../random.js';
@@ -133,8 +133,12 @@ export class SimPeer {
   /** @internal */ subscriptions_: readonly Subscription[];
   /** @internal Per document, the transactions whose writes this peer holds: the causal past of its next write. */
   readonly held = new Map<DocKey, TxId[]>();
-  /** @internal The stamp of the workload transaction now committing here. */
-  committing: string | undefined;
+  /**
+   * @internal Workload transactions whose blocks have finished and whose commits may still be
+   * queued (the store groups commits while a write is in flight), oldest first, with the keys
+   * each wrote: a local commit event is matched to one by its keys and stamps.
+   */
+  readonly committing: { readonly token: string; readonly written: ReadonlySet<string> }[] = [];
   /** @internal */ transactions = 0;
   /** @internal Last `caught-up` position received on each open connection. */
   readonly caughtUp = new Map<Connection, number>();
@@ -425,7 +429,7 @@ export class Network {
     p.up_ = false;
     for (const stop of p.stops.splice(0)) stop();
     p.pendingObservations.length = 0;
-    p.committing = undefined;
+    p.committing.length = 0;
     p.caughtUp.clear();
     for (const link of this.#links) {
       if (link.dialer !== p && link.listener !== p) continue;
@@ -469,12 +473,14 @@ export class Network {
     const token = `${p.name}#${++p.transactions}`;
     let txId: TxId | undefined;
     const committed = (id: TxId) => (txId = id);
+    const written = new Set<string>();
+    const pending = { token, written };
     try {
       const value = await store.transaction(async (tx) => {
-        const result = await fn(stampTransaction(tx, token));
-        // From here to the commit nothing else commits on this store (writers are exclusive),
-        // so the next local commit event is this transaction's.
-        p.committing = token;
+        const result = await fn(stampTransaction(tx, token, written));
+        // Writers are exclusive and commit in the order their blocks finish, but the commit
+        // event comes once the write is durable, possibly after later blocks finished too.
+        p.committing.push(pending);
         this.#pendingCommits.set(token, committed);
         return result;
       }, options.hint === undefined ? {} : { hint: options.hint });
@@ -484,7 +490,8 @@ export class Network {
       this.#record({ type: 'ack', peer: p.name, token, outcome: 'failed', txId, error: describeError(err) });
       throw err;
     } finally {
-      if (p.committing === token) p.committing = undefined;
+      const at = p.committing.indexOf(pending);
+      if (at >= 0) p.committing.splice(at, 1);
       this.#pendingCommits.delete(token);
     }
   }
@@ -717,8 +724,7 @@ export class Network {
     const parts = entry.parts.map((p) => p.key);
     this.#record({ type: 'commit', peer: peer.name, incarnation: peer.incarnation_, source: event.source, position: event.position, txId: entry.id, parts, manifest: entry.manifest });
     if (event.source === 'local') {
-      const token = peer.committing;
-      peer.committing = undefined;
+      const token = this.#committingToken(peer, store, entry);
       if (token !== undefined) {
         const writes: TxWrite[] = entry.parts.map((part) => {
           const { collection, id } = parseDocKey(part.key);
@@ -735,6 +741,25 @@ export class Network {
       }
     }
     for (const key of parts) addHeld(peer.held, key, entry.id);
+  }
+
+  /**
+   * The workload transaction a local commit belongs to: the oldest finished one that wrote every
+   * document of the commit, stamping each one it did not delete with its token. Taken off the
+   * list. `undefined` for a commit that is no workload transaction's.
+   */
+  #committingToken(peer: SimPeer, store: Store, entry: LogEntry): string | undefined {
+    const at = peer.committing.findIndex(({ token, written }) =>
+      entry.parts.every((part) => {
+        if (!written.has(part.key)) return false;
+        if (part.deleted === true) return true;
+        const { collection, id } = parseDocKey(part.key);
+        return store.selectionValue(collection, id)?.[STAMP_FIELD] === token;
+      }),
+    );
+    if (at < 0) return undefined;
+    const [found] = peer.committing.splice(at, 1);
+    return found?.token;
   }
 
   /** Registers the probe live query of one collection on a peer. */

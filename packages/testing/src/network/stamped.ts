@@ -13,8 +13,15 @@ export interface StampedTransaction extends Transaction {
   readonly token: string;
 }
 
-/** Wraps a store transaction so that its writes carry `token`. */
-export function stampTransaction(tx: Transaction, token: string): StampedTransaction {
+/**
+ * Wraps a store transaction so that its writes carry `token`. With `written`, the key
+ * (`collection/id`) of every document it writes, deletes included, is added to that set.
+ */
+export function stampTransaction(tx: Transaction, token: string, written?: Set<string>): StampedTransaction {
+  const note = <T extends { _id: string }>(collection: string, doc: T): T => {
+    written?.add(`${collection}/${doc._id}`);
+    return doc;
+  };
   const stampDraft = (change: (draft: Draft) => void | DocInput) => (draft: Draft): void | DocInput => {
     const result = change(draft);
     if (result !== undefined) return { ...result, [STAMP_FIELD]: token };
@@ -33,17 +40,23 @@ export function stampTransaction(tx: Transaction, token: string): StampedTransac
     findOne<T extends JsonObject = JsonObject>(query: Query) {
       return tx.findOne<T>(query);
     },
-    insert<T extends JsonObject = JsonObject>(collection: string, value: DocInput) {
-      return tx.insert<T>(collection, { ...value, [STAMP_FIELD]: token });
+    async insert<T extends JsonObject = JsonObject>(collection: string, value: DocInput) {
+      return note(collection, await tx.insert<T>(collection, { ...value, [STAMP_FIELD]: token }));
     },
-    upsert<T extends JsonObject = JsonObject>(collection: string, value: DocInput) {
-      return tx.upsert<T>(collection, { ...value, [STAMP_FIELD]: token });
+    async upsert<T extends JsonObject = JsonObject>(collection: string, value: DocInput) {
+      return note(collection, await tx.upsert<T>(collection, { ...value, [STAMP_FIELD]: token }));
     },
-    update<T extends JsonObject = JsonObject>(collection: string, id: string, change: (draft: Draft) => void | DocInput) {
-      return tx.update<T>(collection, id, stampDraft(change));
+    async update<T extends JsonObject = JsonObject>(collection: string, id: string, change: (draft: Draft) => void | DocInput) {
+      return note(collection, await tx.update<T>(collection, id, stampDraft(change)));
     },
-    delete: (collection, id) => tx.delete(collection, id),
-    transaction: (fn, options) => tx.transaction((inner) => fn(stampTransaction(inner, token)), options),
+    async delete(collection, id) {
+      const deleted = await tx.delete(collection, id);
+      if (deleted) written?.add(`${collection}/${id}`);
+      return deleted;
+    },
+    // A nested transaction's writes count only if it commits into this one; a rolled-back one
+    // may leave keys here, which at worst lets a commit match a token it could not be.
+    transaction: (fn, options) => tx.transaction((inner) => fn(stampTransaction(inner, token, written)), options),
     observe: (query, callback) => tx.observe(query, callback),
     rollback: () => tx.rollback(),
   };

@@ -475,6 +475,11 @@ export class Network {
     const committed = (id: TxId) => (txId = id);
     const written = new Set<string>();
     const pending = { token, written };
+    const incarnation = p.incarnation_;
+    // A transaction still settling when its peer crashed tells the application nothing (the
+    // process is gone): with group commit its write may even land — durable — after its peer's
+    // commit listener died. Record no outcome and never settle, as a dead process would.
+    const crashed = () => !p.up_ || p.incarnation_ !== incarnation;
     try {
       const value = await store.transaction(async (tx) => {
         const result = await fn(stampTransaction(tx, token, written));
@@ -484,9 +489,11 @@ export class Network {
         this.#pendingCommits.set(token, committed);
         return result;
       }, options.hint === undefined ? {} : { hint: options.hint });
+      if (crashed()) return await new Promise<never>(() => {});
       this.#record({ type: 'ack', peer: p.name, token, outcome: txId ? 'committed' : 'no-op', txId, error: undefined });
       return { token, txId, value };
     } catch (err) {
+      if (crashed()) return await new Promise<never>(() => {});
       this.#record({ type: 'ack', peer: p.name, token, outcome: 'failed', txId, error: describeError(err) });
       throw err;
     } finally {

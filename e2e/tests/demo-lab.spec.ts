@@ -220,6 +220,10 @@ test('your own experiment: unsubscribe peer 2 from B, transfer, and peer 3 is to
   await expect(invariant(page, 3)).toHaveAttribute('data-state', 'balanced');
   await peer(page, 2).getByRole('checkbox', { name: 'Account B' }).uncheck();
   await expect(invariant(page, 2)).toHaveAttribute('data-state', 'one-account');
+  // The new subscription travels to peer 1 over a link with the lab's 300 ms latency: a transfer
+  // made before it arrives is still shipped whole to peer 2 (which then relays all of it), and
+  // nothing in the page shows when it has arrived. Give it three times the latency.
+  await page.waitForTimeout(900);
   await page.getByRole('spinbutton', { name: 'Amount' }).fill('45');
   await page.getByRole('button', { name: 'Transfer from A to B on peer 1' }).click();
   await expect(account(page, 1, 'A').locator('.balance')).toHaveText('55');

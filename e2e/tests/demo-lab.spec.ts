@@ -218,12 +218,12 @@ test('the lab is usable with the keyboard alone, and every control has a name', 
 test('your own experiment: unsubscribe peer 2 from B, transfer, and peer 3 is torn', async ({ page }) => {
   await openLab(page);
   await expect(invariant(page, 3)).toHaveAttribute('data-state', 'balanced');
+  const received = Number(await peer(page, 1).getAttribute('data-subscriptions-received'));
   await peer(page, 2).getByRole('checkbox', { name: 'Account B' }).uncheck();
   await expect(invariant(page, 2)).toHaveAttribute('data-state', 'one-account');
   // The new subscription travels to peer 1 over a link with the lab's 300 ms latency: a transfer
-  // made before it arrives is still shipped whole to peer 2 (which then relays all of it), and
-  // nothing in the page shows when it has arrived. Give it three times the latency.
-  await page.waitForTimeout(900);
+  // made before it arrives is still shipped whole to peer 2 (which then relays all of it).
+  await expect(peer(page, 1)).toHaveAttribute('data-subscriptions-received', String(received + 1));
   await page.getByRole('spinbutton', { name: 'Amount' }).fill('45');
   await page.getByRole('button', { name: 'Transfer from A to B on peer 1' }).click();
   await expect(account(page, 1, 'A').locator('.balance')).toHaveText('55');

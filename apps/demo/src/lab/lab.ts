@@ -98,6 +98,12 @@ export class LabPeer {
   pending: PendingTransaction[] = [];
   /** Peers it has an open connection with. */
   readonly connectedTo = new Set<PeerIndex>();
+  /**
+   * Subscription sets received from linked peers. A change of subscription takes a link's
+   * latency to reach the peers that ship to it; the page exposes this count so that a test
+   * can wait for it instead of guessing.
+   */
+  subscriptionsReceived = 0;
   readonly #lab: Lab;
   readonly #stopObserving: Unsubscribe;
   #stopEvents: (() => void)[] = [];
@@ -138,6 +144,11 @@ export class LabPeer {
         if (e.type !== 'want') return;
         const to = this.#lab.indexOf(e.connection.remote?.peerId);
         this.note(`Asked peer ${to ?? '?'} for the missing part.`);
+      }),
+      ev.on('message-received', (e) => {
+        if (e.type !== 'subscribe') return;
+        this.subscriptionsReceived++;
+        this.#lab.changed();
       }),
       ev.on('open', (e) => {
         const other = this.#lab.indexOf(e.connection.remote?.peerId);

@@ -358,6 +358,7 @@ function peerCard(index: PeerIndex, lab: Lab): Part {
       for (const [account, box] of subBoxes) box.checked = peer.subscribed.has(account);
       if (modeSelect.value !== peer.mode) modeSelect.value = peer.mode;
       el.dataset['mode'] = peer.mode;
+      el.dataset['subscriptionsReceived'] = String(peer.subscriptionsReceived);
       const linkedTo = LINKS.filter((l) => lab.links.has(l.id) && (l.a === index || l.b === index)).map((l) => (l.a === index ? l.b : l.a));
       el.classList.toggle('idle', linkedTo.length === 0 && peer.subscribed.size === 0);
       const linksKey = JSON.stringify([linkedTo, [...peer.connectedTo]]);

@@ -63,7 +63,9 @@ describe('persistence', () => {
     // frame and the socket's close event the client's transport is already closed.
     await relay.close();
     await until(() => client.dialer.status !== 'open', 'the client to see the close');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Go on writing for a while with the connection gone: those commits wake the closed link.
+    const atClose = written;
+    await until(() => written >= atClose + 10, 'the client to write on after the close');
     writing = false;
     await writer;
     client.dialer.stop();

@@ -190,9 +190,6 @@ export class Store {
   // Group commit (see "internals: group commit"): the state writers see, ahead of the durable one.
   readonly #tip: TipState;
   readonly #heldTip = new Map<TxId, HeldChangeset | null>();
-  #tipHead: number;
-  #tipSeq: number;
-  #tipLastLocal: boolean;
   #open: Group | undefined;
   #inFlight: Group | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -213,9 +210,9 @@ export class Store {
     this.#logger = options.logger ?? consoleLogger;
     this.#peerId = init.peerId;
     this.#logId = init.logId;
-    this.#head = this.#tipHead = init.head;
-    this.#seq = this.#tipSeq = init.seq;
-    this.#lastLocal = this.#tipLastLocal = init.lastLocal;
+    this.#head = init.head;
+    this.#seq = init.seq;
+    this.#lastLocal = init.lastLocal;
     this.#tip = new TipState(this.#committed);
     this.#actor = randomHex(16);
     this.#queue = new WriterQueue(this.#logger, options.lockWatchdogMs ?? DEFAULTS.watchdog);
@@ -881,9 +878,24 @@ export class Store {
     group.commits.push(commit);
     for (const s of commit.states) this.#tip.set(s);
     for (const [id, entry] of commit.held) this.#heldTip.set(id, entry);
-    this.#tipHead = commit.head;
-    this.#tipSeq = commit.seq;
-    this.#tipLastLocal = commit.lastLocal;
+  }
+
+  /** The last commit still waiting to be durable: the tip's log head and counters are its. */
+  #lastQueued(): PendingCommit | undefined {
+    const commits = (this.#open ?? this.#inFlight)?.commits;
+    return commits?.[commits.length - 1];
+  }
+
+  get #tipHead(): number {
+    return this.#lastQueued()?.head ?? this.#head;
+  }
+
+  get #tipSeq(): number {
+    return this.#lastQueued()?.seq ?? this.#seq;
+  }
+
+  get #tipLastLocal(): boolean {
+    return this.#lastQueued()?.lastLocal ?? this.#lastLocal;
   }
 
   /** What a writer that ran now must wait for: the last group, which fails if any before it does. */
@@ -951,9 +963,6 @@ export class Store {
     for (const key of [...this.#tip.keys()]) this.#evict(key);
     this.#tip.clear();
     this.#heldTip.clear();
-    this.#tipHead = this.#head;
-    this.#tipSeq = this.#seq;
-    this.#tipLastLocal = this.#lastLocal;
     group.reject(err);
     later?.reject(new CommitFailedError(undefined, err));
     this.#maybeReleaseShared();
@@ -1252,9 +1261,6 @@ export class Store {
     const last = entries[entries.length - 1] as LogEntry;
     this.#head = Math.max(this.#head, last.pos);
     this.#lastLocal = isLocal(last, this.#peerId);
-    this.#tipHead = this.#head;
-    this.#tipSeq = this.#seq;
-    this.#tipLastLocal = this.#lastLocal;
     await this.#loadHeld();
     this.#committed.publish(states);
     this.#afterCommit(

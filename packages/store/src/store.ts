@@ -14,7 +14,7 @@ import {
   type Query,
   type TxId,
 } from '@atoll/protocol';
-import { AutomergeDoc, decodeChangeMeta } from './document/automerge.js';
+import { AutomergeDoc, decodeChangeMeta, type ChangeMeta } from './document/automerge.js';
 import { makeDoc, valueOf, type Doc } from './document/json.js';
 import { CommitFailedError, InvalidChangesetError, StoreClosedError, StoreError, TransactionDeadlockError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -1066,13 +1066,20 @@ export class Store {
    * published until the batch commits. Later changesets of a batch see what earlier ones did.
    */
   async #apply(cs: CheckedChangeset, whole: boolean, fromHeld: boolean, from: PeerId | undefined, batch: ApplyBatch): Promise<ApplyResult> {
-    const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
+    const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc | undefined; creates: ChangeMeta['creates']; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
     const held: ChangesetPart[] = [];
     const skipped: DocKey[] = [];
     for (const { part, metas } of cs.parts) {
       const { collection, id } = parseDocKey(part.key);
       const current = batch.states.get(part.key) ?? this.#tip.get(collection, id);
       let am = this.#cachedAutomerge(part.key);
+      // A document this store has never had, created by one change that sets plain root
+      // fields: its value is that change's, and its Automerge state waits until it is needed.
+      const only = metas.length === 1 ? metas[0] : undefined;
+      if (!am && current === undefined && only?.creates !== undefined) {
+        ready.push({ key: part.key, collection, id, am: undefined, creates: only.creates, current, bytes: [part.changes[0] as Uint8Array], hashes: [only.hash], deleted: part.deleted === true });
+        continue;
+      }
       if (!am) {
         am = await this.#automergeFor(part.key, current);
         // Automerge states fetched before the await may have been dropped by a failed write.
@@ -1088,7 +1095,7 @@ export class Store {
         held.push(part);
         continue;
       }
-      ready.push({ key: part.key, collection, id, am, current, bytes: fresh.map((m) => m.bytes), hashes: fresh.map((m) => m.hash), deleted: part.deleted === true });
+      ready.push({ key: part.key, collection, id, am, creates: undefined, current, bytes: fresh.map((m) => m.bytes), hashes: fresh.map((m) => m.hash), deleted: part.deleted === true });
     }
     if (whole && held.length > 0) {
       for (const r of ready) held.push(cs.changeset.parts.find((p) => p.key === r.key) as ChangesetPart);
@@ -1108,15 +1115,23 @@ export class Store {
     const logParts: LogPart[] = [];
     for (const r of ready) {
       batch.mutated.add(r.key);
-      try {
-        r.am.applyChanges(r.bytes);
-      } catch (err) {
-        throw new InvalidChangesetError(`changeset ${txId}: Automerge rejected the changes for ${r.key}: ${(err as Error).message}`, 'parts', { cause: err });
+      let value: JsonObject | undefined;
+      let am = r.am;
+      if (am === undefined) {
+        am = AutomergeDoc.deferred(r.bytes[0] as Uint8Array, r.hashes[0] as string, this.#actor);
+        this.#automerge.set(r.key, am);
+        value = (r.creates as NonNullable<ChangeMeta['creates']>).value;
+      } else {
+        try {
+          am.applyChanges(r.bytes);
+        } catch (err) {
+          throw new InvalidChangesetError(`changeset ${txId}: Automerge rejected the changes for ${r.key}: ${(err as Error).message}`, 'parts', { cause: err });
+        }
+        value = am.toJson();
       }
-      const value = r.am.toJson();
       const doc = value === undefined ? undefined : makeDoc(r.id, value);
       previous.set(r.key, r.current?.doc);
-      const state = this.#persistDoc(r.am, r.collection, r.id, r.key, doc, r.am.heads(), r.current, concat(r.bytes), batch.ops);
+      const state = this.#persistDoc(am, r.collection, r.id, r.key, doc, am.heads(), r.current, concat(r.bytes), batch.ops);
       batch.states.set(r.key, state);
       logParts.push(logPart(r.key, r.hashes, r.deleted, r.current, state));
     }
@@ -1386,7 +1401,7 @@ interface ActiveContext extends TxContext {
 
 interface CheckedChangeset {
   readonly changeset: Changeset;
-  readonly parts: readonly { part: ChangesetPart; metas: { hash: string; deps: string[] }[] }[];
+  readonly parts: readonly { part: ChangesetPart; metas: ChangeMeta[] }[];
 }
 
 /** Validates a changeset and decodes every change, before anything is touched. */

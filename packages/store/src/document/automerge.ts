@@ -23,38 +23,85 @@ export interface LocalChange {
   readonly hash: string;
 }
 
+let template: Handle | undefined;
+
+/**
+ * An empty Automerge handle that writes as `actor`. `A.init` also builds the JS proxy document
+ * the store never uses (three times the cost); forking one empty handle gives the same handle
+ * — the datatypes `A.init` registers included — without it.
+ */
+function emptyHandle(actor: string): Handle {
+  template ??= A.getBackend(A.init<unknown>());
+  return template.fork(actor);
+}
+
+interface Deferred {
+  readonly change: Uint8Array;
+  readonly hash: string;
+  readonly actor: string;
+}
+
 /** One document's Automerge state, owned by a store. */
 export class AutomergeDoc {
-  readonly #h: Handle;
+  #h: Handle | undefined;
+  /**
+   * A document received as one change that depends on nothing holds only that change until
+   * something needs Automerge: a fresh peer catching up stores thousands of such documents,
+   * and creating an Automerge document for each costs more than everything else it does.
+   */
+  #deferred: Deferred | undefined;
 
-  private constructor(handle: Handle) {
+  private constructor(handle: Handle | undefined) {
     this.#h = handle;
   }
 
   /** A new, empty document that writes as `actor`. */
   static create(actor: string): AutomergeDoc {
-    return new AutomergeDoc(A.getBackend(A.init<unknown>({ actor })));
+    return new AutomergeDoc(emptyHandle(actor));
   }
 
   /** A document loaded from stored chunks (a full save and/or change bytes, in order). */
   static load(chunks: readonly Uint8Array[], actor: string): AutomergeDoc {
     const doc = AutomergeDoc.create(actor);
-    for (const chunk of chunks) doc.#h.loadIncremental(chunk);
+    for (const chunk of chunks) doc.#handle.loadIncremental(chunk);
     return doc;
   }
 
+  /**
+   * A document made of one change that depends on nothing (`hash` is its hash, checked by the
+   * caller), loaded into Automerge only when something needs more than its hash.
+   */
+  static deferred(change: Uint8Array, hash: string, actor: string): AutomergeDoc {
+    const doc = new AutomergeDoc(undefined);
+    doc.#deferred = { change, hash, actor };
+    return doc;
+  }
+
+  get #handle(): Handle {
+    if (this.#h) return this.#h;
+    const d = this.#deferred as Deferred;
+    const h = emptyHandle(d.actor);
+    h.applyChanges([d.change]);
+    this.#h = h;
+    this.#deferred = undefined;
+    return h;
+  }
+
   heads(): string[] {
-    return this.#h.getHeads();
+    if (this.#deferred) return [this.#deferred.hash];
+    return this.#handle.getHeads();
   }
 
   /** Whether the document already holds the change with this hash. */
   hasChange(hash: string): boolean {
-    return this.#h.getChangeMetaByHash(hash) !== null;
+    if (this.#deferred) return this.#deferred.hash === hash;
+    return this.#handle.getChangeMetaByHash(hash) !== null;
   }
 
   /** The bytes of a change this document holds, or `null`. */
   getChange(hash: string): Uint8Array | null {
-    return this.#h.getChangeByHash(hash);
+    if (this.#deferred) return this.#deferred.hash === hash ? this.#deferred.change : null;
+    return this.#handle.getChangeByHash(hash);
   }
 
   /**
@@ -64,7 +111,7 @@ export class AutomergeDoc {
   valueBefore(hashes: readonly string[]): JsonObject | undefined {
     const own = new Set(hashes);
     const heads = new Set<string>();
-    for (const hash of hashes) for (const dep of this.#h.getChangeMetaByHash(hash)?.deps ?? []) if (!own.has(dep)) heads.add(dep);
+    for (const hash of hashes) for (const dep of this.#handle.getChangeMetaByHash(hash)?.deps ?? []) if (!own.has(dep)) heads.add(dep);
     return heads.size === 0 ? undefined : this.#valueAt([...heads]);
   }
 
@@ -74,7 +121,7 @@ export class AutomergeDoc {
   }
 
   #valueAt(heads: string[]): JsonObject | undefined {
-    const root = toPlainJson(this.#h.materialize(ROOT, heads)) as Record<string, JsonValue>;
+    const root = toPlainJson(this.#handle.materialize(ROOT, heads)) as Record<string, JsonValue>;
     if (root[DELETED] === true) return undefined;
     delete root[DELETED];
     return root;
@@ -82,7 +129,7 @@ export class AutomergeDoc {
 
   /** The whole document in one chunk (for compaction). */
   save(): Uint8Array {
-    return this.#h.save();
+    return this.#handle.save();
   }
 
   /** Hashes among `deps` that this document does not hold yet. */
@@ -92,12 +139,12 @@ export class AutomergeDoc {
 
   /** Merges remote changes whose dependencies are all present. */
   applyChanges(changes: Uint8Array[]): void {
-    this.#h.applyChanges(changes);
+    this.#handle.applyChanges(changes);
   }
 
   /** Whether the document is a tombstone. */
   isDeleted(): boolean {
-    return this.#h.get(ROOT, DELETED) === true;
+    return this.#handle.get(ROOT, DELETED) === true;
   }
 
   /** The current value as plain JSON, or `undefined` for a tombstone. */
@@ -112,7 +159,7 @@ export class AutomergeDoc {
    * Returns `undefined` when nothing changed.
    */
   commitJson(previous: JsonObject | undefined, next: JsonObject | undefined, counters: readonly FieldPath[], time: number): LocalChange | undefined {
-    const h = this.#h;
+    const h = this.#handle;
     // Everything is read before the first write: Automerge commits pending operations as a
     // change of their own when asked for heads or a materialized value, and such a change
     // would never be shipped. The common case (a live document updated) needs no reads at all.
@@ -154,21 +201,82 @@ export class AutomergeDoc {
 
   /** The root as JSON without the tombstone flag (what a revive diffs against). */
   #rootJson(): JsonObject {
-    const root = toPlainJson(this.#h.materialize(ROOT)) as Record<string, JsonValue>;
+    const root = toPlainJson(this.#handle.materialize(ROOT)) as Record<string, JsonValue>;
     delete root[DELETED];
     return root;
   }
 
   /** Releases the WebAssembly memory. The document must not be used afterwards. */
   free(): void {
-    this.#h.free();
+    this.#h?.free();
+    this.#h = undefined;
+    this.#deferred = undefined;
   }
 }
 
+/** What the store needs to know of a change before applying it. */
+export interface ChangeMeta {
+  readonly hash: string;
+  readonly deps: string[];
+  /**
+   * For the first change of a document that only puts plain values into root fields (what a
+   * peer's insert of a flat document is), the value it creates: the document's value is then
+   * known without an Automerge document (`value` is `undefined` for a tombstone). `undefined`
+   * for any other change.
+   */
+  readonly creates?: { readonly value: JsonObject | undefined } | undefined;
+}
+
 /** Decodes a change's hash and dependencies; throws on bytes that are not an Automerge change. */
-export function decodeChangeMeta(change: Uint8Array): { hash: string; deps: string[] } {
+export function decodeChangeMeta(change: Uint8Array): ChangeMeta {
   const decoded = A.decodeChange(change);
-  return { hash: decoded.hash, deps: decoded.deps };
+  return { hash: decoded.hash, deps: decoded.deps, creates: createdValue(decoded) };
+}
+
+/**
+ * The root a change creates if it is the first change of its document (no dependencies, the
+ * actor's first change, operations counted from 1) and sets only scalar root fields, each once,
+ * over nothing (no predecessors). Any other shape — nested objects, text, lists, counters,
+ * timestamps, bytes, deletes, overwrites — is left to Automerge.
+ */
+function createdValue(decoded: A.DecodedChange): ChangeMeta['creates'] {
+  if (decoded.deps.length > 0 || decoded.seq !== 1 || decoded.startOp !== 1) return undefined;
+  const root: Record<string, JsonValue> = {};
+  for (const op of decoded.ops as (A.DecodedChange['ops'][number] & { insert?: boolean; elemId?: string })[]) {
+    if (op.action !== 'set' || op.obj !== ROOT || typeof op.key !== 'string' || op.insert === true || op.elemId !== undefined || op.pred.length > 0) return undefined;
+    if (Object.prototype.hasOwnProperty.call(root, op.key)) return undefined;
+    const v: unknown = op.value;
+    switch (op.datatype) {
+      case undefined:
+        if (v !== null && typeof v !== 'string' && typeof v !== 'boolean') return undefined;
+        break;
+      case 'int':
+      case 'uint':
+      case 'float64':
+        if (typeof v !== 'number') return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    root[op.key] = v as JsonValue;
+  }
+  // As `toJson` reads it: the tombstone flag marks a deleted document and is never a field,
+  // and the fields come in Automerge's order (by code point), not in the order of the ops.
+  if (root[DELETED] === true) return { value: undefined };
+  const value: Record<string, JsonValue> = {};
+  for (const key of Object.keys(root).sort(byCodePoint)) if (key !== DELETED) value[key] = root[key] as JsonValue;
+  return { value };
+}
+
+/** Orders strings as Automerge orders map keys: by Unicode code point (UTF-8 byte order). */
+function byCodePoint(a: string, b: string): number {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const x = a.codePointAt(i) as number;
+    const y = b.codePointAt(i) as number;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
 }
 
 function patchMap(h: Handle, obj: ObjId, prev: JsonObject, next: JsonObject, path: Prop[], counters: Set<string>): void {

@@ -1,0 +1,167 @@
+import * as A from '@automerge/automerge';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JsonObject } from '@atoll/protocol';
+import { AutomergeDoc, decodeChangeMeta } from '../src/document/automerge.js';
+import { MemoryStorageAdapter, type Changeset, type Store } from '../src/index.js';
+import { openTestStore } from './helpers.js';
+
+// A document a store has never had, received as one change that only sets plain root fields,
+// is stored without an Automerge document (its value comes from the decoded change) and loaded
+// into Automerge the first time something needs it. These tests hold that path to what
+// Automerge itself makes of the same change.
+
+const stores: Store[] = [];
+async function open(options: Parameters<typeof openTestStore>[0] = {}): Promise<Store> {
+  const s = await openTestStore(options);
+  stores.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function recorder(store: Store): Changeset[] {
+  const out: Changeset[] = [];
+  store.onCommit((e) => {
+    if (e.source === 'local' && e.changeset) out.push(e.changeset);
+  });
+  return out;
+}
+
+/** What Automerge materializes from the changes alone: the reference for the value and its field order. */
+function automergeValue(changes: readonly Uint8Array[]): JsonObject | undefined {
+  const am = AutomergeDoc.load(changes, 'ffff');
+  try {
+    return am.toJson();
+  } finally {
+    am.free();
+  }
+}
+
+const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.string({ unit: 'binary', maxLength: 8 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.maxSafeInteger());
+const flatDoc = fc.dictionary(
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }).filter((k) => k !== '_id' && k !== '_deleted' && k !== '__proto__'),
+  scalar,
+  { maxKeys: 8 },
+);
+
+describe('documents received as one creating change', () => {
+  it('decodes the value of a flat creation exactly as Automerge materializes it, and of nothing else (property)', async () => {
+    const writer = await open();
+    const log = recorder(writer);
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(flatDoc, async (value) => {
+        const id = `d${n++}`;
+        await writer.insert('docs', { _id: id, ...value });
+        const change = log[log.length - 1]!.parts[0]!.changes[0]!;
+        const meta = decodeChangeMeta(change);
+        expect(meta.creates).toBeDefined();
+        // JSON text compares field order too.
+        expect(JSON.stringify(meta.creates!.value)).toBe(JSON.stringify(automergeValue([change])));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('leaves every other shape to Automerge: nested values, lists, counters, later changes, deletes', async () => {
+    const writer = await open();
+    const log = recorder(writer);
+    await writer.insert('docs', { _id: 'nested', inner: { a: 1 } });
+    await writer.insert('docs', { _id: 'list', xs: [1, 2] });
+    await writer.transaction(async (tx) => {
+      await tx.insert('docs', { _id: 'flat', a: 1 });
+      await tx.update('docs', 'flat', (d) => void (d['a'] = 2));
+    });
+    await writer.update('docs', 'flat', (d) => void (d['b'] = 'x'));
+    await writer.delete('docs', 'flat');
+    const metas = log.map((cs) => decodeChangeMeta(cs.parts[0]!.changes[0]!));
+    expect(metas.map((m) => m.creates === undefined)).toEqual([true, true, false, true, true]);
+    // The one flat creation in a transaction that also updated it: one change, the final value.
+    expect(metas[2]!.creates).toEqual({ value: { a: 2 } });
+  });
+
+  it('a store that receives such documents shows the same values, heads and history as one that loads them into Automerge', async () => {
+    const writer = await open();
+    const log = recorder(writer);
+    await writer.insert('docs', { _id: 'a', title: 'one', n: 1, ok: true, none: null, f: 0.5 });
+    await writer.transaction(async (tx) => {
+      await tx.insert('docs', { _id: 'b', z: 1, y: 2 });
+      await tx.insert('docs', { _id: 'c', nested: { deep: true } });
+    });
+    const reader = await open();
+    const seen: number[] = [];
+    reader.observe({ collection: 'docs' }, (docs) => seen.push(docs.length));
+    for (const cs of log) expect((await reader.applyChangeset(cs)).status).toBe('applied');
+    expect(seen).toEqual([0, 1, 3]);
+    for (const id of ['a', 'b', 'c']) {
+      expect(await reader.get('docs', id)).toEqual(await writer.get('docs', id));
+      expect(reader.heads('docs', id)).toEqual(writer.heads('docs', id));
+    }
+    // Field order as Automerge gives it, whatever order the writer inserted them in.
+    expect(Object.keys((await reader.get('docs', 'b'))!)).toEqual(['_id', ...Object.keys(automergeValue(log[1]!.parts[0]!.changes)!)]);
+    const [first] = await reader.readLog(0);
+    expect(await reader.valueBefore(first!, 'docs/a' as never)).toBeUndefined();
+    expect(await reader.valueAfter(first!, 'docs/a' as never)).toEqual({ _id: 'a', title: 'one', n: 1, ok: true, none: null, f: 0.5 });
+    // Shipping it on needs the change bytes only.
+    expect((await reader.changesetFor(first!)).parts[0]!.changes).toEqual(log[0]!.parts[0]!.changes);
+    // A repeat is a duplicate, from the deferred state and, once that is gone, from storage.
+    expect((await reader.applyChangeset(log[0]!)).status).toBe('duplicate');
+  });
+
+  it('a later local edit, a later remote edit and a concurrent edit all merge on top of it', async () => {
+    const writer = await open();
+    const log = recorder(writer);
+    await writer.insert('docs', { _id: 'a', title: 'one', n: 1 });
+    const reader = await open();
+    const readerLog = recorder(reader);
+    await reader.applyChangeset(log[0]!);
+    // Concurrent: the writer and the reader both edit the document the reader never loaded.
+    await writer.update('docs', 'a', (d) => void (d['title'] = 'two'));
+    await reader.update('docs', 'a', (d) => void (d['n'] = 2));
+    await reader.applyChangeset(log[1]!);
+    await writer.applyChangeset(readerLog[0]!);
+    expect(await reader.get('docs', 'a')).toEqual({ _id: 'a', title: 'two', n: 2 });
+    expect(await writer.get('docs', 'a')).toEqual(await reader.get('docs', 'a'));
+    expect([...reader.heads('docs', 'a')!].sort()).toEqual([...writer.heads('docs', 'a')!].sort());
+  });
+
+  it('after a restart, and with a one-document Automerge cache, it loads from storage', async () => {
+    const storage = new MemoryStorageAdapter();
+    const writer = await open();
+    const log = recorder(writer);
+    for (let i = 0; i < 5; i++) await writer.insert('docs', { _id: `d${i}`, i });
+    await writer.update('docs', 'd0', (d) => void (d['i'] = 10));
+    const reader = await open({ storage, automergeCacheSize: 1 });
+    for (const cs of log.slice(0, 5)) await reader.applyChangeset(cs);
+    // d0 left the cache: its next change is applied to the state loaded from storage.
+    expect((await reader.applyChangeset(log[5]!)).status).toBe('applied');
+    expect((await reader.applyChangeset(log[1]!)).status).toBe('duplicate');
+    await reader.close();
+    const again = await open({ storage: storage.reopen() });
+    expect(await again.find({ collection: 'docs' })).toEqual(await writer.find({ collection: 'docs' }));
+    await again.update('docs', 'd3', (d) => void (d['i'] = 33));
+    expect(await again.get('docs', 'd3')).toEqual({ _id: 'd3', i: 33 });
+  });
+
+  it('a creating change that also sets the tombstone flag makes a deleted document', async () => {
+    const writer = await open();
+    const log = recorder(writer);
+    await writer.insert('docs', { _id: 'gone', a: 1 });
+    // One change with no predecessors that creates the document deleted (the flag is what a
+    // delete writes), in place of the writer's creation.
+    const h = A.getBackend(A.init<unknown>());
+    h.put('_root', 'a', 1, 'int');
+    h.put('_root', '_deleted', true, 'boolean');
+    h.commit(null, 0);
+    const change = h.getLastLocalChange()!;
+    expect(decodeChangeMeta(change).creates).toEqual({ value: undefined });
+    expect(automergeValue([change])).toBeUndefined();
+    const cs = log[0]!;
+    const reader = await open();
+    expect((await reader.applyChangeset({ ...cs, parts: [{ ...cs.parts[0]!, changes: [change] }] })).status).toBe('applied');
+    expect(await reader.get('docs', 'gone')).toBeUndefined();
+    expect(reader.has('docs', 'gone')).toBe(true); // a tombstone
+  });
+});

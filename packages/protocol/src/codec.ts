@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { DEFAULTS, LIMITS } from './limits.js';
 import { isMessageType, MESSAGE_SCHEMAS, type Message } from './messages/message.js';
+import { plainDelivery } from './messages/replication.js';
 import { scanMsgpack } from './msgpack-scan.js';
 import { ProtocolError } from './protocol-error.js';
 
@@ -110,6 +111,9 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeOptions): Messag
   if (!isMessageType(type)) {
     throw new ProtocolError('malformed', type === undefined ? 'message has no type' : `unknown message type ${describe(type)}`);
   }
+  // The one message that comes once per transaction has a plain-code check for what is valid.
+  const plain = type === 'delivery' ? plainDelivery(raw) : undefined;
+  if (plain) return plain;
   const schema: z.ZodType = MESSAGE_SCHEMAS[type];
   const result = schema.safeParse(raw);
   if (!result.success) {

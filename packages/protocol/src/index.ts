@@ -29,7 +29,7 @@ export {
   type OrderBy,
   type Query,
 } from './filter.js';
-export { BytesSchema, ChangesetPartSchema, ChangesetSchema, type Changeset, type ChangesetPart } from './changeset.js';
+export { BytesSchema, ChangesetPartSchema, ChangesetSchema, parseChangeset, type Changeset, type ChangesetPart } from './changeset.js';
 
 // Wire protocol: see docs/protocol.md.
 export { DEFAULTS, LIMITS } from './limits.js';

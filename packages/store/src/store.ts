@@ -1,5 +1,5 @@
 import {
-  ChangesetSchema,
+  parseChangeset,
   PeerIdSchema,
   ValidationError,
   docKey,
@@ -1406,7 +1406,7 @@ interface CheckedChangeset {
 
 /** Validates a changeset and decodes every change, before anything is touched. */
 function checkChangeset(input: unknown): CheckedChangeset {
-  const parsed = ChangesetSchema.safeParse(input);
+  const parsed = parseChangeset(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidChangesetError(`invalid changeset: ${issue?.message ?? 'malformed'}`, issue?.path.join('.') ?? '');

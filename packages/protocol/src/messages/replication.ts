@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ChangesetPartSchema, ChangesetSchema, BytesSchema } from '../changeset.js';
-import { CollectionNameSchema, DocKeySchema, TxIdSchema } from '../ids.js';
+import { ChangesetPartSchema, ChangesetSchema, BytesSchema, isDocKey, plainHeader, plainPart, type ChangesetPart } from '../changeset.js';
+import { CollectionNameSchema, DocKeySchema, TxIdSchema, type DocKey } from '../ids.js';
 import { LIMITS } from '../limits.js';
 import { PositionSchema } from './common.js';
 import { FilterSchema } from './filter-schema.js';
@@ -230,3 +230,48 @@ export const UnavailableSchema = z
   .superRefine((msg, ctx) => uniqueKeys(msg.keys, ctx));
 /** See {@link UnavailableSchema}. */
 export type UnavailableMessage = z.infer<typeof UnavailableSchema>;
+
+const VIA = new Set<unknown>(Object.values(DeliveryVia));
+const OMITTED_REASONS = new Set<unknown>(Object.values(OmittedReason));
+
+/**
+ * The `delivery` message copied out of `raw` if {@link DeliverySchema} accepts it, checked in
+ * plain code: a receiver decodes one per transaction, and the schema parse cost more than the
+ * store's whole apply of a small one. `undefined` when unsure; the schema then decides and
+ * says what is wrong. The test "plainDelivery agrees with DeliverySchema" holds them together.
+ */
+export function plainDelivery(raw: unknown): DeliveryMessage | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const { type, via, pos, tx, manifest, redacted, parts, omitted } = raw as Record<string, unknown>;
+  if (type !== 'delivery' || !VIA.has(via)) return undefined;
+  if (typeof pos !== 'number' || !Number.isSafeInteger(pos) || pos < 1) return undefined;
+  const header = plainHeader(tx);
+  if (!header) return undefined;
+  const max = LIMITS.keysPerTransaction;
+  if (typeof redacted !== 'number' || !Number.isSafeInteger(redacted) || redacted < 0 || redacted > max) return undefined;
+  if (!Array.isArray(manifest) || !Array.isArray(parts) || !Array.isArray(omitted)) return undefined;
+  if (manifest.length > max || parts.length > max || omitted.length > max) return undefined;
+  const total = manifest.length + redacted;
+  if (total === 0 || total > max) return undefined;
+  // Every manifest key once, each accounted for exactly once by a part or an omission.
+  const open = new Set<string>();
+  for (const key of manifest as unknown[]) {
+    if (!isDocKey(key) || open.has(key)) return undefined;
+    open.add(key);
+  }
+  const outParts: ChangesetPart[] = [];
+  for (const part of parts as unknown[]) {
+    const copy = plainPart(part, LIMITS.changesPerPart, LIMITS.changeBytes);
+    if (!copy || !open.delete(copy.key)) return undefined;
+    outParts.push(copy);
+  }
+  const outOmitted: OmittedPart[] = [];
+  for (const o of omitted as unknown[]) {
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) return undefined;
+    const { key, reason } = o as Record<string, unknown>;
+    if (!isDocKey(key) || !OMITTED_REASONS.has(reason) || !open.delete(key)) return undefined;
+    outOmitted.push({ key, reason: reason as OmittedReason });
+  }
+  if (open.size > 0) return undefined;
+  return { type, via: via as DeliveryVia, pos, tx: header, manifest: [...(manifest as DocKey[])], redacted, parts: outParts, omitted: outOmitted };
+}

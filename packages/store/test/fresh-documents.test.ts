@@ -65,6 +65,15 @@ describe('documents received as one creating change', () => {
     );
   });
 
+  it('the largest safe integer reads the same from the change and from Automerge (which materializes it as a BigInt)', async () => {
+    const writer = await open();
+    const log = recorder(writer);
+    await writer.insert('docs', { _id: 'edge', max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER });
+    const change = log[0]!.parts[0]!.changes[0]!;
+    expect(decodeChangeMeta(change).creates).toEqual({ value: { max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER } });
+    expect(automergeValue([change])).toEqual({ max: Number.MAX_SAFE_INTEGER, min: Number.MIN_SAFE_INTEGER });
+  });
+
   it('leaves every other shape to Automerge: nested values, lists, counters, later changes, deletes', async () => {
     const writer = await open();
     const log = recorder(writer);

@@ -1,6 +1,7 @@
 import * as A from '@automerge/automerge';
 import { jsonEqual, type JsonObject, type JsonValue } from '@atoll/protocol';
 import { InvalidDocumentError } from '../errors.js';
+import { readChange, verifyChecksum, type ReadChange } from './change-reader.js';
 import { isPlainObject, type FieldPath } from './json.js';
 
 /**
@@ -227,9 +228,18 @@ export interface ChangeMeta {
   readonly creates?: { readonly value: JsonObject | undefined } | undefined;
 }
 
-/** Decodes a change's hash and dependencies; throws on bytes that are not an Automerge change. */
+/**
+ * Decodes a change's hash and dependencies; throws on bytes that are not an Automerge change,
+ * and on a change whose checksum does not match its contents. The change reader handles the
+ * changes a fresh peer receives most (a document's creation with plain root fields) without
+ * Automerge; Automerge decodes the rest.
+ */
 export function decodeChangeMeta(change: Uint8Array): ChangeMeta {
-  const decoded = A.decodeChange(change);
+  let decoded: ReadChange | A.DecodedChange | undefined = readChange(change);
+  if (decoded === undefined) {
+    decoded = A.decodeChange(change);
+    verifyChecksum(change, decoded.hash);
+  }
   return { hash: decoded.hash, deps: decoded.deps, creates: createdValue(decoded) };
 }
 
@@ -239,7 +249,7 @@ export function decodeChangeMeta(change: Uint8Array): ChangeMeta {
  * over nothing (no predecessors). Any other shape — nested objects, text, lists, counters,
  * timestamps, bytes, deletes, overwrites — is left to Automerge.
  */
-function createdValue(decoded: A.DecodedChange): ChangeMeta['creates'] {
+function createdValue(decoded: A.DecodedChange | ReadChange): ChangeMeta['creates'] {
   if (decoded.deps.length > 0 || decoded.seq !== 1 || decoded.startOp !== 1) return undefined;
   const root: Record<string, JsonValue> = {};
   for (const op of decoded.ops as (A.DecodedChange['ops'][number] & { insert?: boolean; elemId?: string })[]) {
@@ -258,7 +268,7 @@ function createdValue(decoded: A.DecodedChange): ChangeMeta['creates'] {
       default:
         return undefined;
     }
-    root[op.key] = v as JsonValue;
+    root[op.key] = v;
   }
   // As `toJson` reads it: the tombstone flag marks a deleted document and is never a field,
   // and the fields come in Automerge's order (by code point), not in the order of the ops.
@@ -390,6 +400,8 @@ function scalar(v: JsonValue): [string | number | boolean | null, 'str' | 'int' 
 function toPlainJson(v: unknown): JsonValue {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return v;
+  // Automerge materializes an int at the edge of the safe range (2^53 - 1) as a BigInt.
+  if (typeof v === 'bigint') return Number(v);
   if (v instanceof A.Counter) return v.value;
   if (A.isImmutableString(v)) return v.toString();
   if (v instanceof Date) return v.toISOString();

@@ -14,7 +14,7 @@ import {
   type Query,
   type TxId,
 } from '@atoll/protocol';
-import { AutomergeDoc, decodeChangeMeta, type ChangeMeta } from './document/automerge.js';
+import { AutomergeDoc, decodeChangeMeta, valueAfterRootOps, type ChangeMeta } from './document/automerge.js';
 import { makeDoc, valueOf, type Doc } from './document/json.js';
 import { CommitFailedError, InvalidChangesetError, StoreClosedError, StoreError, TransactionDeadlockError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -1066,7 +1066,10 @@ export class Store {
    * published until the batch commits. Later changesets of a batch see what earlier ones did.
    */
   async #apply(cs: CheckedChangeset, whole: boolean, fromHeld: boolean, from: PeerId | undefined, batch: ApplyBatch): Promise<ApplyResult> {
-    const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc | undefined; creates: ChangeMeta['creates']; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
+    // `value` is the document's value after the changes when the store can tell it without
+    // Automerge (`null` when it cannot): then the changes are staged, not applied (see
+    // AutomergeDoc.stage), and a document never seen needs no Automerge document at all.
+    const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc | undefined; value: JsonObject | undefined | null; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
     const held: ChangesetPart[] = [];
     const skipped: DocKey[] = [];
     for (const { part, metas } of cs.parts) {
@@ -1077,7 +1080,7 @@ export class Store {
       // fields: its value is that change's, and its Automerge state waits until it is needed.
       const only = metas.length === 1 ? metas[0] : undefined;
       if (!am && current === undefined && only?.creates !== undefined) {
-        ready.push({ key: part.key, collection, id, am: undefined, creates: only.creates, current, bytes: [part.changes[0] as Uint8Array], hashes: [only.hash], deleted: part.deleted === true });
+        ready.push({ key: part.key, collection, id, am: undefined, value: only.creates.value, current, bytes: [part.changes[0] as Uint8Array], hashes: [only.hash], deleted: part.deleted === true });
         continue;
       }
       if (!am) {
@@ -1095,7 +1098,11 @@ export class Store {
         held.push(part);
         continue;
       }
-      ready.push({ key: part.key, collection, id, am, creates: undefined, current, bytes: fresh.map((m) => m.bytes), hashes: fresh.map((m) => m.hash), deleted: part.deleted === true });
+      // One change made on top of exactly this document's state, putting or deleting plain
+      // root fields (an edit of a flat document): its value follows from the current one.
+      let value: JsonObject | undefined | null = null;
+      if (fresh.length === 1 && only?.rootOps && current?.doc !== undefined && sameSet(only.deps, current.heads)) value = valueAfterRootOps(valueOf(current.doc), only.rootOps);
+      ready.push({ key: part.key, collection, id, am, value, current, bytes: fresh.map((m) => m.bytes), hashes: fresh.map((m) => m.hash), deleted: part.deleted === true });
     }
     if (whole && held.length > 0) {
       for (const r of ready) held.push(cs.changeset.parts.find((p) => p.key === r.key) as ChangesetPart);
@@ -1120,7 +1127,10 @@ export class Store {
       if (am === undefined) {
         am = AutomergeDoc.deferred(r.bytes[0] as Uint8Array, r.hashes[0] as string, this.#actor);
         this.#automerge.set(r.key, am);
-        value = (r.creates as NonNullable<ChangeMeta['creates']>).value;
+        value = r.value as JsonObject | undefined;
+      } else if (r.value !== null) {
+        am.stage(r.bytes[0] as Uint8Array, r.hashes[0] as string);
+        value = r.value;
       } else {
         try {
           am.applyChanges(r.bytes);
@@ -1526,6 +1536,10 @@ function splitChanges(bytes: Uint8Array): Uint8Array[] | undefined {
 }
 
 /** Whether a change chunk's checksum (the first 4 bytes of its hash) matches `hash` (hex). */
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
 function checksumMatches(change: Uint8Array, hash: string): boolean {
   for (let i = 0; i < 4; i++) {
     if ((change[4 + i] as number) !== parseInt(hash.slice(2 * i, 2 * i + 2), 16)) return false;

@@ -4,7 +4,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '@atoll/protocol';
-import { decodeChangeMeta, type ChangeMeta } from '../src/document/automerge.js';
+import { decodeChangeMeta, type ChangeMeta, type RootOp } from '../src/document/automerge.js';
 import { ChangeChecksumError, readChange } from '../src/document/change-reader.js';
 import { Counter, type Store } from '../src/index.js';
 import { openTestStore } from './helpers.js';
@@ -36,7 +36,20 @@ function runs(defaultRuns: number): { numRuns: number; seed?: number } {
 
 function referenceMeta(change: Uint8Array): ChangeMeta {
   const decoded = A.decodeChange(change);
-  return { hash: decoded.hash, deps: decoded.deps, creates: referenceCreated(decoded) };
+  return { hash: decoded.hash, deps: decoded.deps, creates: referenceCreated(decoded), rootOps: referenceRootOps(decoded) };
+}
+
+/** Root puts of plain values and root deletes, in order, straight from Automerge's decoding. */
+function referenceRootOps(decoded: A.DecodedChange): RootOp[] | undefined {
+  const ops: RootOp[] = [];
+  for (const op of decoded.ops as (A.DecodedChange['ops'][number] & { insert?: boolean; elemId?: string })[]) {
+    if (op.obj !== '_root' || typeof op.key !== 'string' || op.insert === true || op.elemId !== undefined) return undefined;
+    if (op.action === 'del') ops.push({ key: op.key, delete: true, preds: op.pred.length });
+    else if (op.action !== 'set') return undefined;
+    else if (op.datatype === undefined ? op.value === null || typeof op.value === 'string' || typeof op.value === 'boolean' : ['int', 'uint', 'float64'].includes(op.datatype) && typeof op.value === 'number') ops.push({ key: op.key, value: op.value as JsonValue, preds: op.pred.length });
+    else return undefined;
+  }
+  return ops;
 }
 
 /** The rules of `createdValue`, as they were written before the reader. */

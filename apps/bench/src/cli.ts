@@ -25,6 +25,20 @@ for (const s of systems ?? []) {
     process.exit(2);
   }
 }
+// automerge-repo's WebSocket client adapter drops its error listener from a socket it replaces
+// while that socket may still fail: a peer server hanging up mid-run then surfaces as an
+// unhandled 'error' event from `ws`. That is the compared system failing, not the bench: note
+// it and go on (the row reports what the client got); anything else still ends the run.
+process.on('uncaughtException', (err: Error & { code?: string }) => {
+  // (Node adds the emitting `ws` frame to what it prints, not to `err.stack`: go by the code.
+  // Atoll's sockets all have error listeners, so this cannot hide one of Atoll's.)
+  if (err.code === 'ECONNRESET' || err.code === 'ECONNREFUSED' || err.code === 'EPIPE') {
+    console.error(`[bench] a socket of a compared system failed without an error listener (${err.code}: ${err.message}); going on`);
+    return;
+  }
+  console.error(err);
+  process.exit(1);
+});
 const loadSeconds = flag('load-seconds');
 const quick = args.includes('--quick');
 const outDir = flag('out') ?? fileURLToPath(new URL(quick ? '../results/quick/' : '../results/', import.meta.url));

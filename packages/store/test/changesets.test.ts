@@ -1,25 +1,11 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Counter, InvalidChangesetError, MemoryStorageAdapter, type Changeset, type Doc, type Store } from '../src/index.js';
-import { openTestStore } from './helpers.js';
+import { recorder, storesClosedAfterEach } from './helpers.js';
 
-const stores: Store[] = [];
-async function open(storage?: MemoryStorageAdapter): Promise<Store> {
-  const s = await openTestStore(storage ? { storage } : {});
-  stores.push(s);
-  return s;
-}
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-
-/** Collects the changesets a store commits locally. */
-function recorder(store: Store): Changeset[] {
-  const out: Changeset[] = [];
-  store.onCommit((e) => {
-    if (e.source === 'local' && e.changeset) out.push(e.changeset);
-  });
-  return out;
+const openTracked = storesClosedAfterEach();
+function open(storage?: MemoryStorageAdapter): Promise<Store> {
+  return openTracked(storage ? { storage } : {});
 }
 
 async function contents(store: Store, collection: string): Promise<Doc[]> {
@@ -262,7 +248,8 @@ describe('changesets', () => {
         }
         const [first, ...rest] = await Promise.all(peers.map((p) => contents(p, 'docs')));
         for (const other of rest) expect(other).toEqual(first);
-        await Promise.all(stores.splice(0).map((s) => s.close()));
+        // Each run's stores go now (closing again after the test is a no-op): runs are many.
+        await Promise.all(peers.map((p) => p.close()));
       }),
       { numRuns, ...(seed === undefined ? {} : { seed }) },
     );

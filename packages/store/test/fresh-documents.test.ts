@@ -1,33 +1,17 @@
 import * as A from '@automerge/automerge';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '@atoll/protocol';
 import { AutomergeDoc, decodeChangeMeta } from '../src/document/automerge.js';
-import { MemoryStorageAdapter, type Changeset, type Store } from '../src/index.js';
-import { openTestStore } from './helpers.js';
+import { MemoryStorageAdapter } from '../src/index.js';
+import { recorder, storesClosedAfterEach } from './helpers.js';
 
 // A document a store has never had, received as one change that only sets plain root fields,
 // is stored without an Automerge document (its value comes from the decoded change) and loaded
 // into Automerge the first time something needs it. These tests hold that path to what
 // Automerge itself makes of the same change.
 
-const stores: Store[] = [];
-async function open(options: Parameters<typeof openTestStore>[0] = {}): Promise<Store> {
-  const s = await openTestStore(options);
-  stores.push(s);
-  return s;
-}
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-
-function recorder(store: Store): Changeset[] {
-  const out: Changeset[] = [];
-  store.onCommit((e) => {
-    if (e.source === 'local' && e.changeset) out.push(e.changeset);
-  });
-  return out;
-}
+const open = storesClosedAfterEach();
 
 /** What Automerge materializes from the changes alone: the reference for the value and its field order. */
 function automergeValue(changes: readonly Uint8Array[]): JsonObject | undefined {

@@ -1535,11 +1535,12 @@ function splitChanges(bytes: Uint8Array): Uint8Array[] | undefined {
   return out;
 }
 
-/** Whether a change chunk's checksum (the first 4 bytes of its hash) matches `hash` (hex). */
+/** Whether two lists of hashes (heads, dependencies) hold the same hashes. */
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x) => b.includes(x));
 }
 
+/** Whether a change chunk's checksum (the first 4 bytes of its hash) matches `hash` (hex). */
 function checksumMatches(change: Uint8Array, hash: string): boolean {
   for (let i = 0; i < 4; i++) {
     if ((change[4 + i] as number) !== parseInt(hash.slice(2 * i, 2 * i + 2), 16)) return false;

@@ -146,6 +146,13 @@ export interface HeldChangeset {
 /** Unsubscribes a live query. Also a disposable, so `using stop = store.observe(…)` ends it with its scope. */
 export type Unsubscribe = (() => void) & { [Symbol.dispose](): void };
 
+/**
+ * A document's chunks are replaced by one saved document once there are more than this many,
+ * at a commit where its Automerge state holds no staged changes: saving needs them applied,
+ * and applying them costs about as much for 200 as for 20 (it grows with the history), so a
+ * document whose changes are staged is compacted when they are given to Automerge anyway
+ * (at the latest once 256 wait, see AutomergeDoc.stage) — at most ~320 chunks.
+ */
 const COMPACT_AFTER_CHUNKS = 64;
 /** At most this many commits are queued behind writers that keep coming before a write starts. */
 const MAX_GROUP_COMMITS = 1_000;
@@ -1046,7 +1053,7 @@ export class Store {
   ): DocState {
     let n = current?.chunks ?? 0;
     let gen = current?.gen ?? 0;
-    if (n + 1 > COMPACT_AFTER_CHUNKS) {
+    if (n + 1 > COMPACT_AFTER_CHUNKS && am.stagedCount() === 0) {
       ops.put(keys.chunk(collection, id, 0), am.save());
       for (let i = 1; i < n; i++) ops.delete(keys.chunk(collection, id, i));
       n = 1;
@@ -1069,7 +1076,7 @@ export class Store {
     // `value` is the document's value after the changes when the store can tell it without
     // Automerge (`null` when it cannot): then the changes are staged, not applied (see
     // AutomergeDoc.stage), and a document never seen needs no Automerge document at all.
-    const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc | undefined; value: JsonObject | undefined | null; current: DocState | undefined; bytes: Uint8Array[]; hashes: string[]; deleted: boolean }[] = [];
+    const ready: { key: DocKey; collection: string; id: string; am: AutomergeDoc | undefined; value: JsonObject | undefined | null; current: DocState | undefined; bytes: Uint8Array[]; metas: ChangeMeta[]; hashes: string[]; deleted: boolean }[] = [];
     const held: ChangesetPart[] = [];
     const skipped: DocKey[] = [];
     for (const { part, metas } of cs.parts) {
@@ -1080,7 +1087,7 @@ export class Store {
       // fields: its value is that change's, and its Automerge state waits until it is needed.
       const only = metas.length === 1 ? metas[0] : undefined;
       if (!am && current === undefined && only?.creates !== undefined) {
-        ready.push({ key: part.key, collection, id, am: undefined, value: only.creates.value, current, bytes: [part.changes[0] as Uint8Array], hashes: [only.hash], deleted: part.deleted === true });
+        ready.push({ key: part.key, collection, id, am: undefined, value: only.creates.value, current, bytes: [part.changes[0] as Uint8Array], metas: [only], hashes: [only.hash], deleted: part.deleted === true });
         continue;
       }
       if (!am) {
@@ -1102,7 +1109,7 @@ export class Store {
       // root fields (an edit of a flat document): its value follows from the current one.
       let value: JsonObject | undefined | null = null;
       if (fresh.length === 1 && only?.rootOps && current?.doc !== undefined && sameSet(only.deps, current.heads)) value = valueAfterRootOps(valueOf(current.doc), only.rootOps);
-      ready.push({ key: part.key, collection, id, am, value, current, bytes: fresh.map((m) => m.bytes), hashes: fresh.map((m) => m.hash), deleted: part.deleted === true });
+      ready.push({ key: part.key, collection, id, am, value, current, bytes: fresh.map((m) => m.bytes), metas: fresh, hashes: fresh.map((m) => m.hash), deleted: part.deleted === true });
     }
     if (whole && held.length > 0) {
       for (const r of ready) held.push(cs.changeset.parts.find((p) => p.key === r.key) as ChangesetPart);
@@ -1125,15 +1132,14 @@ export class Store {
       let value: JsonObject | undefined;
       let am = r.am;
       if (am === undefined) {
-        am = AutomergeDoc.deferred(r.bytes[0] as Uint8Array, r.hashes[0] as string, this.#actor);
+        am = AutomergeDoc.deferred(r.bytes[0] as Uint8Array, r.metas[0] as ChangeMeta, this.#actor);
         this.#automerge.set(r.key, am);
         value = r.value as JsonObject | undefined;
-      } else if (r.value !== null) {
-        am.stage(r.bytes[0] as Uint8Array, r.hashes[0] as string);
+      } else if (r.value !== null && am.stage(r.bytes[0] as Uint8Array, r.metas[0] as ChangeMeta)) {
         value = r.value;
       } else {
         try {
-          am.applyChanges(r.bytes);
+          am.applyChanges(r.bytes, r.metas.map((m) => m.actor));
         } catch (err) {
           throw new InvalidChangesetError(`changeset ${txId}: Automerge rejected the changes for ${r.key}: ${(err as Error).message}`, 'parts', { cause: err });
         }

@@ -3,17 +3,18 @@ import * as A from '@automerge/automerge';
 import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JsonObject, JsonValue } from '@atoll/protocol';
+import { unreachable, type JsonObject, type JsonValue } from '@atoll/protocol';
 import { decodeChangeMeta, type ChangeMeta, type RootOp } from '../src/document/automerge.js';
 import { ChangeChecksumError, readChange } from '../src/document/change-reader.js';
 import { Counter, type Store } from '../src/index.js';
 import { openTestStore } from './helpers.js';
 
-// The change reader decodes the changes a fresh peer receives by the thousand without
-// Automerge. These tests hold `decodeChangeMeta` to what it returned when Automerge decoded
-// every change: the same hash, dependencies and created value (field order included) for
-// every change Automerge accepts, and an error for every change Automerge refuses. Where the
-// reader answers itself, it must answer exactly what `A.decodeChange` answers.
+// The change reader decodes the changes a peer receives by the thousand (creations, updates
+// and deletes of plain root fields) without Automerge. These tests hold `decodeChangeMeta` to
+// what it returned when Automerge decoded every change: the same hash, dependencies and created
+// value (field order included) for every change Automerge accepts, and an error for every
+// change Automerge refuses. Where the reader answers itself, it must answer exactly what
+// `A.decodeChange` answers.
 
 const stores: Store[] = [];
 async function open(): Promise<Store> {
@@ -36,7 +37,8 @@ function runs(defaultRuns: number): { numRuns: number; seed?: number } {
 
 function referenceMeta(change: Uint8Array): ChangeMeta {
   const decoded = A.decodeChange(change);
-  return { hash: decoded.hash, deps: decoded.deps, creates: referenceCreated(decoded), rootOps: referenceRootOps(decoded) };
+  const { hash, deps, actor, seq, startOp } = decoded;
+  return { hash, deps, actor, seq, startOp, creates: referenceCreated(decoded), rootOps: referenceRootOps(decoded) };
 }
 
 /** Root puts of plain values and root deletes, in order, straight from Automerge's decoding. */
@@ -44,9 +46,9 @@ function referenceRootOps(decoded: A.DecodedChange): RootOp[] | undefined {
   const ops: RootOp[] = [];
   for (const op of decoded.ops as (A.DecodedChange['ops'][number] & { insert?: boolean; elemId?: string })[]) {
     if (op.obj !== '_root' || typeof op.key !== 'string' || op.insert === true || op.elemId !== undefined) return undefined;
-    if (op.action === 'del') ops.push({ key: op.key, delete: true, preds: op.pred.length });
+    if (op.action === 'del') ops.push({ key: op.key, delete: true, pred: op.pred });
     else if (op.action !== 'set') return undefined;
-    else if (op.datatype === undefined ? op.value === null || typeof op.value === 'string' || typeof op.value === 'boolean' : ['int', 'uint', 'float64'].includes(op.datatype) && typeof op.value === 'number') ops.push({ key: op.key, value: op.value as JsonValue, preds: op.pred.length });
+    else if (op.datatype === undefined ? op.value === null || typeof op.value === 'string' || typeof op.value === 'boolean' : ['int', 'uint', 'float64'].includes(op.datatype) && typeof op.value === 'number') ops.push({ key: op.key, value: op.value as JsonValue, pred: op.pred });
     else return undefined;
   }
   return ops;
@@ -144,11 +146,64 @@ function commit(h: Handle, message: string | null = null, time = 1_700_000_000):
   return h.getLastLocalChange() as Uint8Array;
 }
 
+type Edit = { kind: 'put'; key: string; entry: [datatype: 'str' | 'int' | 'uint' | 'f64' | 'boolean' | 'null', value: string | number | boolean | null] } | { kind: 'del' | 'counter' | 'inc' | 'map' | 'list' | 'timestamp'; key: string };
+
+/** Makes an edit of a root field: a plain put or delete (which the reader decodes), or another kind. */
+function edit(h: Handle, e: Edit): void {
+  switch (e.kind) {
+    case 'put':
+      h.put('_root', e.key, e.entry[1], e.entry[0]);
+      return;
+    case 'del':
+      // Nothing, when the field is absent.
+      h.delete('_root', e.key);
+      return;
+    case 'counter':
+      h.put('_root', e.key, 1, 'counter');
+      return;
+    case 'inc':
+      if ((h.getAll('_root', e.key) as unknown[][]).at(-1)?.[0] === 'counter') h.increment('_root', e.key, 2);
+      return;
+    case 'map':
+      h.put(h.putObject('_root', e.key, {}), 'x', 1, 'int');
+      return;
+    case 'list':
+      h.putObject('_root', e.key, ['x']);
+      return;
+    case 'timestamp':
+      h.put('_root', e.key, new Date(5), 'timestamp');
+      return;
+    default:
+      unreachable(e);
+  }
+}
+
 /** The same change as a compressed chunk (type 2): the deflated body under the original checksum. */
 function compressed(change: Uint8Array): Uint8Array {
   const { bodyStart } = header(change);
   const body = deflateRawSync(change.subarray(bodyStart));
   return new Uint8Array([...change.subarray(0, 8), 2, ...uleb(body.length), ...body]);
+}
+
+/**
+ * Three actors put root field "k" concurrently (the middle one at counter 2: its first change
+ * puts "n"), and the last merges the others: its next put or delete of "k" has three
+ * predecessors, one of each actor.
+ */
+function conflict(): { changes: Uint8Array[]; merged: Handle } {
+  const a = handle('aaaa');
+  a.put('_root', 'k', 'a');
+  const b = handle('bbbbbb');
+  b.put('_root', 'n', 1, 'uint');
+  const firstB = commit(b);
+  b.put('_root', 'k', 'b');
+  const c = handle('0c');
+  c.put('_root', 'k', 'c');
+  const changes = [commit(a), firstB, commit(b), commit(c)];
+  c.applyChanges(changes);
+  a.free();
+  b.free();
+  return { changes, merged: c };
 }
 
 /** Changes of every other shape, each with whether the reader decodes it itself. */
@@ -247,7 +302,7 @@ const shapes: { name: string; reader: boolean; changes: () => Uint8Array[] }[] =
   },
   {
     name: 'an overwrite and a delete (predecessors)',
-    reader: false,
+    reader: true,
     changes: () => {
       const h = handle();
       h.put('_root', 'a', 'x');
@@ -260,7 +315,7 @@ const shapes: { name: string; reader: boolean; changes: () => Uint8Array[] }[] =
   },
   {
     name: 'a key set twice in one change',
-    reader: false,
+    reader: true,
     changes: () => {
       const h = handle();
       h.put('_root', 'a', 'x');
@@ -269,8 +324,8 @@ const shapes: { name: string; reader: boolean; changes: () => Uint8Array[] }[] =
     },
   },
   {
-    name: 'two actors (other actors, two dependencies)',
-    reader: false,
+    name: "two actors, one overwriting the other's value (other actors, two dependencies)",
+    reader: true,
     changes: () => {
       const a = handle('aaaa');
       a.put('_root', 'k', 'from a');
@@ -281,6 +336,79 @@ const shapes: { name: string; reader: boolean; changes: () => Uint8Array[] }[] =
       b.applyChanges([fromA]);
       b.put('_root', 'k', 'b wins');
       return [fromA, fromB, commit(b)];
+    },
+  },
+  {
+    name: 'a put over a conflict of three actors',
+    reader: true,
+    changes: () => {
+      const { changes, merged } = conflict();
+      merged.put('_root', 'k', 'settled', 'str');
+      merged.put('_root', 'n', 5, 'uint');
+      return [...changes, commit(merged)];
+    },
+  },
+  {
+    name: 'a delete of a conflicted field',
+    reader: true,
+    changes: () => {
+      const { changes, merged } = conflict();
+      merged.delete('_root', 'k');
+      return [...changes, commit(merged)];
+    },
+  },
+  {
+    name: 'plain values over a counter, a map, a list and text, and deletes of them',
+    reader: true,
+    changes: () => {
+      const h = handle();
+      h.put('_root', 'c', 1, 'counter');
+      h.putObject('_root', 'm', { x: 1 });
+      h.putObject('_root', 'l', [1]);
+      h.putObject('_root', 't', 'text');
+      h.putObject('_root', 'd', {});
+      const first = commit(h);
+      h.put('_root', 'c', 2, 'int');
+      h.put('_root', 'm', null);
+      h.put('_root', 'l', 'now a string');
+      h.put('_root', 't', 1.5, 'f64');
+      h.delete('_root', 'd');
+      const second = commit(h);
+      h.delete('_root', 'c');
+      h.delete('_root', 'm');
+      return [first, second, commit(h)];
+    },
+  },
+  {
+    name: 'a put over a value in a nested map',
+    reader: false,
+    changes: () => {
+      const h = handle();
+      const m = h.putObject('_root', 'm', { x: 1 });
+      const first = commit(h);
+      h.put(m, 'x', 2, 'int');
+      return [first, commit(h)];
+    },
+  },
+  {
+    name: 'a delete from a list',
+    reader: false,
+    changes: () => {
+      const h = handle();
+      const l = h.putObject('_root', 'l', [1, 2]);
+      const first = commit(h);
+      h.delete(l, 0);
+      return [first, commit(h)];
+    },
+  },
+  {
+    name: 'a put over a conflict and a nested map in one change',
+    reader: false,
+    changes: () => {
+      const { changes, merged } = conflict();
+      merged.put('_root', 'k', 'settled');
+      merged.putObject('_root', 'm', {});
+      return [...changes, commit(merged)];
     },
   },
   {
@@ -399,6 +527,109 @@ describe('decodeChangeMeta with the change reader', () => {
     );
   });
 
+  it('agrees with Automerge on histories of several actors overwriting and deleting each other\'s fields, and decodes every update itself (property)', () => {
+    const entry = fc.oneof(
+      fc.tuple(fc.constant('str' as const), fc.string({ unit: 'binary', maxLength: 12 })),
+      fc.tuple(fc.constant('int' as const), fc.maxSafeInteger()),
+      fc.tuple(fc.constant('uint' as const), fc.maxSafeNat()),
+      fc.tuple(fc.constant('f64' as const), fc.double()),
+      fc.tuple(fc.constant('boolean' as const), fc.boolean()),
+      fc.tuple(fc.constant('null' as const), fc.constant(null)),
+    );
+    // A few keys, so that actors write the same fields concurrently.
+    const key = fc.constantFrom('a', 'b', 'c', 'é', '_deleted');
+    const op = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant('put' as const), key, entry }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('del' as const), key }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('counter' as const, 'inc' as const, 'map' as const, 'list' as const, 'timestamp' as const), key }) },
+    );
+    const actors = 3;
+    const step = fc.oneof(
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('change' as const), actor: fc.nat(actors - 1), ops: fc.array(op, { minLength: 1, maxLength: 4 }), message: fc.option(fc.string({ maxLength: 6 })), time: fc.maxSafeInteger() }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('merge' as const), into: fc.nat(actors - 1), from: fc.nat(actors - 1) }) },
+    );
+    const history = fc.record({
+      ids: fc.uniqueArray(fc.uint8Array({ minLength: 1, maxLength: 16 }), { minLength: actors, maxLength: actors, selector: toHex }),
+      steps: fc.array(step, { minLength: 1, maxLength: 16 }),
+    });
+    const seen = { reader: 0, deletes: 0, otherActors: 0, severalPreds: 0 };
+    const params = runs(150);
+    fc.assert(
+      fc.property(history, ({ ids, steps }) => {
+        const hs = ids.map((id) => handle(toHex(id)));
+        const changes: Uint8Array[] = [];
+        for (const s of steps) {
+          if (s.kind === 'merge') {
+            if (s.into !== s.from) (hs[s.into] as Handle).applyChanges((hs[s.from] as Handle).getChanges([]));
+            continue;
+          }
+          const h = hs[s.actor] as Handle;
+          for (const o of s.ops) edit(h, o);
+          if (h.pendingOps() > 0) changes.push(commit(h, s.message, s.time));
+        }
+        for (const h of hs) h.free();
+        for (const change of changes) {
+          const decoded = A.decodeChange(change);
+          const plain = change[8] === 1 && referenceRootOps(decoded) !== undefined;
+          expect(agree(change)).toBe(plain ? 'reader' : 'automerge');
+          if (!plain) continue;
+          seen.reader++;
+          for (const o of decoded.ops) {
+            if (o.action === 'del') seen.deletes++;
+            if (o.pred.length > 1) seen.severalPreds++;
+            if (o.pred.some((id) => !id.endsWith(`@${decoded.actor}`))) seen.otherActors++;
+          }
+        }
+      }),
+      params,
+    );
+    // The histories had updates the reader decoded: deletes, and puts over several values, and
+    // over other actors' values.
+    if (params.numRuns >= 150) for (const [what, n] of Object.entries(seen)) expect(n, what).toBeGreaterThan(0);
+  });
+
+  it('agrees with Automerge on every change a store writes for flat documents (inserts, updates, deletes), and decodes each itself (property)', async () => {
+    const store = await open();
+    const changes: Uint8Array[] = [];
+    store.onCommit((e) => {
+      for (const part of e.changeset?.parts ?? []) changes.push(...part.changes);
+    });
+    const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.string({ maxLength: 8 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }));
+    const flat = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'ü'), scalar, { maxKeys: 4 });
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(flat, fc.array(flat, { minLength: 1, maxLength: 3 }), fc.boolean(), async (first, updates, remove) => {
+        const id = `f${n++}`;
+        changes.length = 0;
+        await store.insert('docs', { _id: id, ...first });
+        for (const next of updates) {
+          await store.update('docs', id, (d) => {
+            for (const k of Object.keys(d)) if (k !== '_id') delete d[k];
+            Object.assign(d, next);
+          });
+        }
+        if (remove) await store.delete('docs', id);
+        expect(changes.length).toBeGreaterThan(0);
+        for (const change of changes) expect(agree(change)).toBe('reader');
+      }),
+      runs(40),
+    );
+  });
+
+  it('names the values a put over a conflict overwrites as Automerge does: by counter, then actor', () => {
+    const { merged } = conflict();
+    merged.put('_root', 'k', 'settled');
+    merged.delete('_root', 'n');
+    const change = commit(merged);
+    merged.free();
+    const read = readChange(change);
+    expect(read?.ops).toStrictEqual([
+      { action: 'set', obj: '_root', key: 'k', value: 'settled', pred: ['1@0c', '1@aaaa', '2@bbbbbb'] },
+      { action: 'del', obj: '_root', key: 'n', pred: ['1@bbbbbb'] },
+    ]);
+    expect(read).toStrictEqual(A.decodeChange(change));
+  });
+
   it('reads a change that is a view into a larger buffer', () => {
     const change = shapes[0]!.changes()[0]!;
     const buffer = new Uint8Array(change.length + 7);
@@ -502,6 +733,8 @@ const ACTION = 0x42;
 const META = 0x56;
 const RAW = 0x57;
 const PRED = 0x70;
+const PRED_ACTOR = 0x71;
+const PRED_CTR = 0x73;
 const base: Record<number, number[]> = {
   [KEY]: [0x7f, 1, 0x61],
   [INSERT]: [1],
@@ -523,6 +756,31 @@ function columns(changes: Record<number, number[] | undefined> = {}): [number, n
 /** One value op on key "a": its metadata and raw bytes. */
 const value = (meta: number[], raw: number[]): [number, number[]][] => columns({ [META]: [0x7f, ...meta], [RAW]: raw.length > 0 ? raw : undefined });
 
+/**
+ * The op on key "a" (a put of "x", or with `del` a delete) over predecessors given as (actor
+ * index, counter) pairs, the actor and counter columns written as one literal run each, or as
+ * given. The change has two other actors, "bb" and "01" (index 1 and 2; the author is "abcd").
+ */
+function over(preds: [actor: number, counter: number | bigint][], p: { del?: boolean; actors?: number[] | undefined; counters?: number[] | undefined } = {}): Uint8Array {
+  let last = 0n;
+  const deltas = preds.map(([, counter]) => {
+    const delta = BigInt(counter) - last;
+    last = BigInt(counter);
+    return delta;
+  });
+  const literal = <T>(xs: T[], encode: (x: T) => number[]): number[] | undefined => (xs.length === 0 ? undefined : [...sleb(-xs.length), ...xs.flatMap(encode)]);
+  return chunk({
+    startOp: 10,
+    others: [[0xbb], [0x01]],
+    columns: columns({
+      ...(p.del === true ? { [ACTION]: [0x7f, 3], [META]: [0x7f, 0], [RAW]: undefined } : {}),
+      [PRED]: [0x7f, ...uleb(preds.length)],
+      [PRED_ACTOR]: 'actors' in p ? p.actors : literal(preds, ([actor]) => uleb(actor)),
+      [PRED_CTR]: 'counters' in p ? p.counters : literal(deltas, sleb),
+    }),
+  });
+}
+
 const handmade: { name: string; expect: Outcome; change: () => Uint8Array }[] = [
   { name: 'the canonical encoding', expect: 'reader', change: () => chunk({ columns: columns() }) },
   { name: 'empty object and key columns written out', expect: 'reader', change: () => chunk({ columns: columns({ 0x01: [], 0x02: [], 0x11: [], 0x13: [] }) }) },
@@ -539,6 +797,34 @@ const handmade: { name: string; expect: Outcome; change: () => Uint8Array }[] = 
   { name: 'seq 0, start op 7, dependencies, a message and other actors', expect: 'reader', change: () => chunk({ seq: 0, startOp: 7, deps: [new Array<number>(32).fill(9)], message: utf8('hi ✓'), others: [[1], []], actor: [], columns: columns() }) },
   { name: 'a float, a uint, an int, true, false and null', expect: 'reader', change: () => chunk({ columns: columns({ [KEY]: [0x7a, 1, 0x61, 1, 0x62, 1, 0x63, 1, 0x64, 1, 0x65, 1, 0x66], [INSERT]: [6], [ACTION]: [6, 1], [META]: [0x7a, 0x85, 0x01, 0x23, 0x24, 0x02, 0x01, 0x00], [RAW]: [0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 0x80, 0x01, 0x80, 0x7f], [PRED]: [6, 0] }) }) },
   { name: 'trailing zero-length runs in the insert column', expect: 'reader', change: () => chunk({ columns: columns({ [INSERT]: [1, 0, 0] }) }) },
+  { name: 'a put over one value', expect: 'reader', change: () => over([[0, 3]]) },
+  { name: 'a put over a conflict of three actors (actor and counter columns as literal runs)', expect: 'reader', change: () => over([[2, 1], [0, 1], [1, 1], [1, 4]]) },
+  { name: 'a put over values of one actor (runs of one actor and one counter step)', expect: 'reader', change: () => over([[1, 2], [1, 3], [1, 4]], { actors: [3, 1], counters: [0x7f, 2, 2, 1] }) },
+  { name: 'a delete', expect: 'reader', change: () => over([[0, 7]], { del: true }) },
+  { name: 'a delete of a conflicted field', expect: 'reader', change: () => over([[2, 5], [0, 6]], { del: true }) },
+  { name: 'a delete over nothing', expect: 'reader', change: () => over([], { del: true }) },
+  {
+    name: 'a put and a delete sharing the predecessor columns',
+    expect: 'reader',
+    change: () =>
+      chunk({
+        others: [[0xbb]],
+        startOp: 5,
+        columns: columns({ [KEY]: [0x7e, 1, 0x61, 1, 0x62], [INSERT]: [2], [ACTION]: [0x7e, 1, 3], [META]: [0x7e, 0x16, 0], [PRED]: [0x7e, 2, 1], [PRED_ACTOR]: [0x7d, 0, 1, 0], [PRED_CTR]: [0x7d, 2, 0, 1] }),
+      }),
+  },
+  { name: 'empty predecessor actor and counter columns written out', expect: 'reader', change: () => chunk({ columns: columns({ [PRED_ACTOR]: [], [PRED_CTR]: [] }) }) },
+  { name: 'a predecessor counter of 0', expect: 'reader', change: () => over([[0, 0]]) },
+  { name: 'a predecessor counter of 2^32 - 1', expect: 'reader', change: () => over([[1, 2 ** 32 - 1]]) },
+  { name: 'the author again among the other actors', expect: 'reader', change: () => chunk({ others: [[0xab, 0xcd]], columns: columns({ [PRED]: [0x7f, 2], [PRED_ACTOR]: [0x7e, 1, 0], [PRED_CTR]: [2, 1] }) }) },
+  { name: 'an empty other actor', expect: 'reader', change: () => chunk({ others: [[]], columns: columns({ [PRED]: [0x7f, 1], [PRED_ACTOR]: [0x7f, 1], [PRED_CTR]: [0x7f, 1] }) }) },
+  { name: 'predecessors out of counter order (Automerge sorts them)', expect: 'automerge', change: () => over([[0, 2], [1, 1]]) },
+  { name: 'predecessors of one counter out of actor order (Automerge sorts them)', expect: 'automerge', change: () => over([[1, 1], [0, 1]]) },
+  { name: 'a delete with a value (Automerge drops it)', expect: 'automerge', change: () => chunk({ columns: columns({ [ACTION]: [0x7f, 3], [META]: [0x7f, 0x02], [RAW]: undefined, [PRED]: [0x7f, 1], [PRED_ACTOR]: [0x7f, 0], [PRED_CTR]: [0x7f, 1] }) }) },
+  { name: 'a delete with a string value (Automerge drops it)', expect: 'automerge', change: () => chunk({ columns: columns({ [ACTION]: [0x7f, 3], [PRED]: [0x7f, 1], [PRED_ACTOR]: [0x7f, 0], [PRED_CTR]: [0x7f, 1] }) }) },
+  { name: 'a predecessor actor index of 2^32 (Automerge wraps it to 0)', expect: 'automerge', change: () => over([[2 ** 32, 1]]) },
+  { name: 'a predecessor left over', expect: 'automerge', change: () => over([[0, 1]], { actors: [2, 0], counters: [2, 1] }) },
+  { name: 'an increment', expect: 'automerge', change: () => chunk({ columns: columns({ [ACTION]: [0x7f, 5], [META]: [0x7f, 0x14], [RAW]: [1], [PRED]: [0x7f, 1], [PRED_ACTOR]: [0x7f, 0], [PRED_CTR]: [0x7f, 1] }) }) },
   { name: 'an overlong number in the action column', expect: 'automerge', change: () => chunk({ columns: columns({ [ACTION]: [0x7f, 0x81, 0x00] }) }) },
   { name: 'a null with a length', expect: 'automerge', change: () => chunk({ columns: value([0x10], []) }) },
   { name: 'a null with a length and its bytes', expect: 'automerge', change: () => chunk({ columns: value([0x10], [0x78]) }) },
@@ -564,6 +850,15 @@ const handmade: { name: string; expect: Outcome; change: () => Uint8Array }[] = 
   { name: 'a string value that is not UTF-8', expect: 'refused', change: () => chunk({ columns: value([0x16], [0xc3]) }) },
   { name: 'a message that is not UTF-8', expect: 'refused', change: () => chunk({ message: [0xc3, 0x28], columns: columns() }) },
   { name: 'an object actor index beyond the actors', expect: 'refused', change: () => chunk({ columns: columns({ 0x01: [0x7f, 5], 0x02: [0x7f, 1] }) }) },
+  { name: 'a predecessor counter of 2^32 (Automerge panics)', expect: 'refused', change: () => over([[0, 2 ** 32]]) },
+  { name: 'a negative predecessor counter', expect: 'refused', change: () => over([[0, -1]]) },
+  { name: 'a predecessor actor index beyond the actors (Automerge panics)', expect: 'refused', change: () => over([[3, 1]]) },
+  { name: 'a predecessor actor column without its counter column', expect: 'refused', change: () => over([[0, 1]], { counters: undefined }) },
+  { name: 'a predecessor counter column without its actor column', expect: 'refused', change: () => over([[0, 1]], { actors: undefined }) },
+  { name: 'an empty predecessor actor column without its counter column', expect: 'refused', change: () => chunk({ columns: columns({ [PRED_ACTOR]: [] }) }) },
+  { name: 'an empty predecessor counter column without its actor column', expect: 'refused', change: () => chunk({ columns: columns({ [PRED_CTR]: [] }) }) },
+  { name: 'too few predecessor counters', expect: 'refused', change: () => over([[0, 1], [0, 2]], { counters: [0x7f, 1] }) },
+  { name: 'a null run in the predecessor actor column', expect: 'refused', change: () => over([[0, 1]], { actors: [0, 1] }) },
   { name: 'no predecessor column', expect: 'refused', change: () => chunk({ columns: columns({ [PRED]: undefined }) }) },
   { name: 'too few inserts', expect: 'refused', change: () => chunk({ columns: columns({ [INSERT]: [] }) }) },
   { name: 'a null run ending the action column', expect: 'refused', change: () => chunk({ columns: columns({ [ACTION]: [0x7f, 1, 0, 0] }) }) },

@@ -2,6 +2,7 @@ import * as A from '@automerge/automerge';
 import { jsonEqual, type JsonObject, type JsonValue } from '@atoll/protocol';
 import { InvalidDocumentError } from '../errors.js';
 import { readChange, verifyChecksum, type ReadChange } from './change-reader.js';
+import { writeChange, type WriteOp } from './change-writer.js';
 import { isPlainObject, type FieldPath } from './json.js';
 
 /**
@@ -36,6 +37,19 @@ function emptyHandle(actor: string): Handle {
   return template.fork(actor);
 }
 
+/** The ids of the operations whose values a root key holds, and whether the winner is a counter. */
+interface Field {
+  readonly ids: readonly string[];
+  readonly counter: boolean;
+}
+
+const NO_VALUE: Field = { ids: [], counter: false };
+
+/** An operation id as Automerge prints it. */
+function opId(counter: number, actor: string): string {
+  return `${counter}@${actor}`;
+}
+
 /** A change held by an {@link AutomergeDoc} but not yet given to Automerge. */
 interface Staged {
   readonly change: Uint8Array;
@@ -60,6 +74,29 @@ export class AutomergeDoc {
    * creating an Automerge document for any.
    */
   #staged: Staged[] = [];
+  /**
+   * What the store knows of the root's operations without asking Automerge, so that it can
+   * write a local change that only puts plain values into root fields or deletes them itself
+   * (`change-writer.ts`, the bytes Automerge would write) and stage it like a remote one.
+   * Automerge's own cost for such a change (put, commit, reading the change back) grows with
+   * the field's history and was most of a commit's CPU.
+   *
+   * `#fields` maps a root key to the ids of the operations whose values it holds now ([] for
+   * no value) and whether the winning one is a counter; a key it lacks is asked of Automerge,
+   * unless `#complete` says the map lists every key (a document the store built only from
+   * changes it read). `#maxOp` is the largest operation counter in the document and `#seq` the
+   * number of this actor's changes in it; `undefined` until known.
+   */
+  #fields = new Map<string, Field>();
+  #complete = false;
+  #maxOp: number | undefined;
+  #seq: number | undefined;
+  /**
+   * The hash of this actor's last change in the document (`undefined` when it has none, or
+   * while `#seq` is unknown and not recoverable): a new local change depends on it even when a
+   * later head already does (Automerge does so), and `#seq` is recovered from it.
+   */
+  #lastLocal: string | undefined;
 
   private constructor(handle: Handle | undefined, actor: string) {
     this.#h = handle;
@@ -68,33 +105,96 @@ export class AutomergeDoc {
 
   /** A new, empty document that writes as `actor`. */
   static create(actor: string): AutomergeDoc {
-    return new AutomergeDoc(emptyHandle(actor), actor);
+    const doc = new AutomergeDoc(emptyHandle(actor), actor);
+    doc.#complete = true;
+    doc.#maxOp = 0;
+    doc.#seq = 0;
+    return doc;
   }
 
   /** A document loaded from stored chunks (a full save and/or change bytes, in order). */
   static load(chunks: readonly Uint8Array[], actor: string): AutomergeDoc {
-    const doc = AutomergeDoc.create(actor);
+    // What the chunks hold is Automerge's to tell: the index starts unknown.
+    const doc = new AutomergeDoc(emptyHandle(actor), actor);
     for (const chunk of chunks) doc.#handle.loadIncremental(chunk);
     return doc;
   }
 
   /**
-   * A document made of one change that depends on nothing (`hash` is its hash, checked by the
-   * caller), loaded into Automerge only when something needs more than its hash.
+   * A document made of one change that depends on nothing and only puts plain values into root
+   * fields (`meta.creates` is set; its hash was checked by the caller), loaded into Automerge
+   * only when something needs more than its hash.
    */
-  static deferred(change: Uint8Array, hash: string, actor: string): AutomergeDoc {
+  static deferred(change: Uint8Array, meta: ChangeMeta, actor: string): AutomergeDoc {
     const doc = new AutomergeDoc(undefined, actor);
-    doc.#staged.push({ change, hash });
+    doc.#complete = true;
+    doc.#maxOp = 0;
+    doc.#seq = meta.actor === actor ? undefined : 0;
+    doc.#staged.push({ change, hash: meta.hash });
+    doc.#indexOps(meta, meta.rootOps ?? []);
     return doc;
   }
 
   /**
    * Holds a change whose dependencies are exactly this document's heads (the caller checked,
    * and knows what it does to the value) without applying it yet. The heads are then its hash.
+   * Returns `false`, holding nothing, when the change's operation counters or predecessors
+   * are not those of this document's state — no honest change made on these heads looks so;
+   * Automerge then applies it and decides.
    */
-  stage(change: Uint8Array, hash: string): void {
-    this.#staged.push({ change, hash });
+  stage(change: Uint8Array, meta: ChangeMeta): boolean {
+    const ops = meta.rootOps;
+    if (ops === undefined) return false;
+    if (this.#maxOp !== undefined && meta.startOp !== this.#maxOp + 1) return false;
+    const seen = new Map<string, readonly string[]>();
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as RootOp;
+      const known = seen.get(op.key) ?? this.#knownIds(op.key);
+      if (known !== undefined && !sameSet(op.pred, known)) return false;
+      seen.set(op.key, op.delete ? [] : [opId(meta.startOp + i, meta.actor)]);
+    }
+    this.#staged.push({ change, hash: meta.hash });
+    if (meta.actor === this.#actor) {
+      this.#seq = undefined;
+      this.#lastLocal = undefined;
+    }
+    this.#indexOps(meta, ops);
     if (this.#staged.length >= MAX_STAGED) void this.#handle;
+    return true;
+  }
+
+  /** Records a change's root operations in the index (see `#fields`). */
+  #indexOps(meta: { readonly actor: string; readonly startOp: number }, ops: readonly RootOp[]): void {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as RootOp;
+      this.#fields.set(op.key, op.delete ? NO_VALUE : { ids: [opId(meta.startOp + i, meta.actor)], counter: false });
+    }
+    if (this.#maxOp !== undefined) this.#maxOp = Math.max(this.#maxOp, meta.startOp + ops.length - 1);
+  }
+
+  /** The ids of a root key's current operations if the index knows them without Automerge. */
+  #knownIds(key: string): readonly string[] | undefined {
+    return this.#fields.get(key)?.ids ?? (this.#complete ? [] : undefined);
+  }
+
+  /** A root key's current operations, asking Automerge when the index does not know them. */
+  #field(key: string): Field {
+    let field = this.#fields.get(key);
+    if (field === undefined) {
+      if (this.#complete) return NO_VALUE;
+      // For a scalar the op id is the third element, for an object the second.
+      const all = this.#handle.getAll(ROOT, key) as unknown as [string, unknown, string?][];
+      const winner = all[all.length - 1];
+      field = { ids: all.map((v) => (v.length > 2 ? (v[2] as string) : (v[1] as string))), counter: winner?.[0] === 'counter' };
+      this.#fields.set(key, field);
+    }
+    return field;
+  }
+
+  /** Forgets what the index knows of the fields (Automerge changed them in ways not tracked). */
+  #forgetFields(): void {
+    this.#fields.clear();
+    this.#complete = false;
   }
 
   get #handle(): Handle {
@@ -105,6 +205,11 @@ export class AutomergeDoc {
       h.applyChanges(changes);
     }
     return h;
+  }
+
+  /** How many changes wait to be given to Automerge (for tests and diagnostics). */
+  stagedCount(): number {
+    return this.#staged.length;
   }
 
   heads(): string[] {
@@ -159,9 +264,20 @@ export class AutomergeDoc {
     return deps.filter((d) => !this.hasChange(d));
   }
 
-  /** Merges remote changes whose dependencies are all present. */
-  applyChanges(changes: Uint8Array[]): void {
-    this.#handle.applyChanges(changes);
+  /**
+   * Merges remote changes whose dependencies are all present. `actors` are the changes'
+   * authors: one of this actor's made elsewhere (the same actor id on two stores) moves its
+   * sequence number on, which then comes from Automerge at the next local change.
+   */
+  applyChanges(changes: Uint8Array[], actors: readonly string[]): void {
+    const h = this.#handle;
+    this.#forgetFields();
+    this.#maxOp = undefined;
+    if (actors.includes(this.#actor)) {
+      this.#seq = undefined;
+      this.#lastLocal = undefined;
+    }
+    h.applyChanges(changes);
   }
 
   /** Whether the document is a tombstone. */
@@ -181,6 +297,11 @@ export class AutomergeDoc {
    * Returns `undefined` when nothing changed.
    */
   commitJson(previous: JsonObject | undefined, next: JsonObject | undefined, counters: readonly FieldPath[], time: number): LocalChange | undefined {
+    const seconds = Math.floor(time / 1000);
+    if (counters.length === 0) {
+      const plain = this.#commitPlain(previous, next, seconds);
+      if (plain !== null) return plain;
+    }
     const h = this.#handle;
     // Everything is read before the first write: Automerge commits pending operations as a
     // change of their own when asked for heads or a materialized value, and such a change
@@ -203,7 +324,6 @@ export class AutomergeDoc {
         patchMap(h, ROOT, base ?? {}, next, [], counterSet);
       }
       let hash: string | null;
-      const seconds = Math.floor(time / 1000);
       if (h.pendingOps() > 0) hash = h.commit(null, seconds);
       // Creating a document with no fields still has to be a change, or it would not exist
       // anywhere else: an empty change gives it history.
@@ -211,6 +331,12 @@ export class AutomergeDoc {
       else return undefined;
       const change = h.getLastLocalChange();
       if (hash === null || change === null) return undefined;
+      // Automerge made this change: what the index knew of the fields may be stale, and the
+      // sequence number and operation counter come from the change when next needed.
+      this.#forgetFields();
+      this.#maxOp = undefined;
+      this.#seq = undefined;
+      this.#lastLocal = hash;
       // The hash is the document's only head now (a local change depends on every head): the
       // store records it as the heads without asking Automerge again — the test "a local
       // commit's hash is the document's only head" checks that this holds.
@@ -219,6 +345,74 @@ export class AutomergeDoc {
       h.rollback();
       throw err;
     }
+  }
+
+  /**
+   * `commitJson` for a move that only puts plain values into root fields or deletes them (or
+   * deletes the document): the change is written without Automerge and staged. `null` when the
+   * move is of another kind, or the index cannot tell the predecessors; Automerge makes it then.
+   */
+  #commitPlain(previous: JsonObject | undefined, next: JsonObject | undefined, seconds: number): LocalChange | undefined | null {
+    if (previous === undefined && (next === undefined || !this.#complete || this.heads().length > 0)) return null;
+    const seq = this.#seq ?? this.#recoverSeq();
+    if (seq === undefined) return null;
+    const ops: WriteOp[] = [];
+    if (next === undefined) {
+      // A tombstone, as the Automerge path writes it: every field deleted, then the flag.
+      if (!this.#complete) return null;
+      for (const key of [...this.#fields.keys()].sort(byCodePoint)) {
+        const ids = (this.#fields.get(key) as Field).ids;
+        if (key !== DELETED && ids.length > 0) ops.push({ key, action: 'del', pred: ids });
+      }
+      ops.push({ key: DELETED, action: 'set', value: true, datatype: 'boolean', pred: this.#field(DELETED).ids });
+    } else {
+      const base = previous ?? {};
+      for (const key of Object.keys(base)) if (!Object.prototype.hasOwnProperty.call(next, key)) ops.push({ key, action: 'del', pred: this.#field(key).ids });
+      for (const key of Object.keys(next)) {
+        const nv = next[key] as JsonValue;
+        const had = Object.prototype.hasOwnProperty.call(base, key);
+        if (had && jsonEqual(base[key], nv)) continue;
+        if (nv !== null && typeof nv === 'object') return null;
+        const field = this.#field(key);
+        // A counter moved to another number is an increment (see patchProp).
+        if (field.counter && typeof nv === 'number' && typeof base[key] === 'number') return null;
+        const [value, datatype] = scalar(nv);
+        ops.push({ key, action: 'set', value, datatype, pred: field.ids });
+      }
+      // Creating a document with no fields is an empty change: Automerge writes that one.
+      if (ops.length === 0) return previous === undefined ? null : undefined;
+    }
+    const startOp = (this.#maxOp ?? this.#recoverMaxOp()) + 1;
+    // Automerge makes a change depend on the heads and on the actor's previous change, even where
+    // a head already does.
+    const deps = this.heads();
+    if (this.#lastLocal !== undefined && !deps.includes(this.#lastLocal)) deps.push(this.#lastLocal);
+    const { bytes, hash } = writeChange({ actor: this.#actor, seq: seq + 1, startOp, time: seconds, deps, ops });
+    this.#staged.push({ change: bytes, hash });
+    this.#seq = seq + 1;
+    this.#lastLocal = hash;
+    this.#maxOp = startOp + ops.length - 1;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as WriteOp;
+      this.#fields.set(op.key, op.action === 'del' ? NO_VALUE : { ids: [opId(startOp + i, this.#actor)], counter: false });
+    }
+    if (this.#staged.length >= MAX_STAGED) void this.#handle;
+    return { change: bytes, hash };
+  }
+
+  /** This actor's number of changes in the document, from its last change made by Automerge. */
+  #recoverSeq(): number | undefined {
+    if (this.#lastLocal === undefined) return undefined;
+    this.#seq = this.#handle.getChangeMetaByHash(this.#lastLocal)?.seq;
+    return this.#seq;
+  }
+
+  /** The largest operation counter: a head's change has the largest of everything it depends on. */
+  #recoverMaxOp(): number {
+    const h = this.#handle;
+    let max = 0;
+    for (const head of h.getHeads()) max = Math.max(max, h.getChangeMetaByHash(head)?.maxOp ?? 0);
+    return max;
   }
 
   /** The root as JSON without the tombstone flag (what a revive diffs against). */
@@ -233,6 +427,7 @@ export class AutomergeDoc {
     this.#h?.free();
     this.#h = undefined;
     this.#staged = [];
+    this.#forgetFields();
   }
 }
 
@@ -242,14 +437,17 @@ export interface RootOp {
   /** The value put; absent for a delete. */
   readonly value?: JsonValue;
   readonly delete?: true;
-  /** How many operations it overwrites (its predecessors). */
-  readonly preds: number;
+  /** The ids of the operations it overwrites (its predecessors), as Automerge prints them. */
+  readonly pred: readonly string[];
 }
 
 /** What the store needs to know of a change before applying it. */
 export interface ChangeMeta {
   readonly hash: string;
   readonly deps: string[];
+  readonly actor: string;
+  readonly seq: number;
+  readonly startOp: number;
   /**
    * For the first change of a document that only puts plain values into root fields (what a
    * peer's insert of a flat document is), the value it creates: the document's value is then
@@ -277,7 +475,8 @@ export function decodeChangeMeta(change: Uint8Array): ChangeMeta {
     verifyChecksum(change, decoded.hash);
   }
   const rootOps = rootOpsOf(decoded);
-  return { hash: decoded.hash, deps: decoded.deps, creates: rootOps && createdValue(decoded, rootOps), rootOps };
+  const { hash, deps, actor, seq, startOp } = decoded;
+  return { hash, deps, actor, seq, startOp, creates: rootOps && createdValue(decoded, rootOps), rootOps };
 }
 
 function rootOpsOf(decoded: A.DecodedChange | ReadChange): RootOp[] | undefined {
@@ -285,7 +484,7 @@ function rootOpsOf(decoded: A.DecodedChange | ReadChange): RootOp[] | undefined 
   for (const op of decoded.ops as (A.DecodedChange['ops'][number] & { insert?: boolean; elemId?: string })[]) {
     if (op.obj !== ROOT || typeof op.key !== 'string' || op.insert === true || op.elemId !== undefined) return undefined;
     if (op.action === 'del') {
-      out.push({ key: op.key, delete: true, preds: op.pred.length });
+      out.push({ key: op.key, delete: true, pred: op.pred });
       continue;
     }
     if (op.action !== 'set') return undefined;
@@ -302,7 +501,7 @@ function rootOpsOf(decoded: A.DecodedChange | ReadChange): RootOp[] | undefined 
       default:
         return undefined;
     }
-    out.push({ key: op.key, value: v, preds: op.pred.length });
+    out.push({ key: op.key, value: v, pred: op.pred });
   }
   return out;
 }
@@ -317,7 +516,7 @@ function createdValue(decoded: A.DecodedChange | ReadChange, ops: readonly RootO
   if (decoded.deps.length > 0 || decoded.seq !== 1 || decoded.startOp !== 1) return undefined;
   const root: Record<string, JsonValue> = {};
   for (const op of ops) {
-    if (op.delete || op.preds > 0 || Object.prototype.hasOwnProperty.call(root, op.key)) return undefined;
+    if (op.delete || op.pred.length > 0 || Object.prototype.hasOwnProperty.call(root, op.key)) return undefined;
     root[op.key] = op.value as JsonValue;
   }
   return { value: rootValue(root) };
@@ -335,7 +534,7 @@ export function valueAfterRootOps(current: JsonObject, ops: readonly RootOp[]): 
   const root: Record<string, JsonValue> = { ...current };
   for (const op of ops) {
     const present = Object.prototype.hasOwnProperty.call(root, op.key);
-    if (present !== op.preds > 0) return null;
+    if (present !== op.pred.length > 0) return null;
     if (op.delete) delete root[op.key];
     else root[op.key] = op.value as JsonValue;
   }
@@ -351,6 +550,12 @@ function rootValue(root: Record<string, JsonValue>): JsonObject | undefined {
   const value: Record<string, JsonValue> = {};
   for (const key of Object.keys(root).sort(byCodePoint)) if (key !== DELETED) value[key] = root[key] as JsonValue;
   return value;
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (const x of a) if (!b.includes(x)) return false;
+  return true;
 }
 
 /** Orders strings as Automerge orders map keys: by Unicode code point (UTF-8 byte order). */

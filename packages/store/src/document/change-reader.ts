@@ -2,13 +2,15 @@ import { ValidationError } from '@atoll/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 /**
- * A reader of Automerge change chunks for the shape a fresh peer receives by the thousand: a
- * change whose every operation puts a plain value (null, boolean, string, int, uint, float64)
- * into a field of the document root, over nothing. For such a change it returns what
- * `A.decodeChange` returns, field for field, without a call into WebAssembly, at a fraction of
- * its cost (the SHA-256 of the chunk is most of what is left). Anything else it leaves to Automerge by returning `undefined`: other operations,
- * encodings Automerge never writes, and every byte sequence Automerge might reject — so that
- * whatever it returns, Automerge would have returned too.
+ * A reader of Automerge change chunks for the shapes a peer receives by the thousand: a change
+ * whose every operation puts a plain value (null, boolean, string, int, uint, float64) into a
+ * field of the document root — over nothing (a document's creation) or over the values it
+ * overwrites (an update, conflicts included) — or deletes a root field. For such a change it
+ * returns what `A.decodeChange` returns, field for field, without a call into WebAssembly, at a
+ * fraction of its cost (the SHA-256 of the chunk is most of what is left). Anything else it
+ * leaves to Automerge by returning `undefined`: other operations, encodings Automerge never
+ * writes, and every byte sequence Automerge might reject — so that whatever it returns,
+ * Automerge would have returned too.
  *
  * The layout (https://automerge.org/automerge-binary-format-spec/, checked against
  * automerge-rs `storage/chunk.rs`, `storage/change.rs` and `columnar/`, and by experiment
@@ -21,11 +23,24 @@ import { sha256 } from '@noble/hashes/sha2.js';
  *
  * The hash is SHA-256 over `type length body` (everything after the checksum); the checksum
  * is its first four bytes.
+ *
+ * An operation's predecessors (the ops it overwrites or deletes) are three columns: how many
+ * each op has (0x70, run-length encoded), then, for all of them in a row, the actor (0x71, an
+ * index into the change's actors: 0 its author, i the i-th of the other actors) and the counter
+ * (0x73, run-length encoded differences from the previous counter, starting at 0). Automerge
+ * writes the last two only when some op has a predecessor, each op's predecessors in order of
+ * (counter, actor id bytes), and the other actors in byte order. `A.decodeChange` prints them
+ * as `"<counter>@<actor hex>"` sorted in that same order whatever the order stored; it prints a
+ * counter of 0, but panics on a counter from 2^32 on and on an actor index past the actors
+ * (and wraps an index of 2^32 around to 0). A delete (action 3) stores a null value; Automerge
+ * reads any value there and prints none: `{ action: 'del', obj, key, pred }`. The reader takes
+ * predecessors only in the order Automerge prints, with counters below 2^32 and indexes within
+ * the actors, and deletes only with a null value; it leaves the rest to Automerge.
  */
 
 /** What `A.decodeChange` returns for a change the reader understands (Automerge's field order). */
 export interface ReadChange {
-  readonly ops: RootPut[];
+  readonly ops: (RootPut | RootDelete)[];
   readonly actor: string;
   readonly hash: string;
   readonly seq: number;
@@ -35,10 +50,21 @@ export interface ReadChange {
   readonly deps: string[];
 }
 
-/** A plain value put into a root field over nothing, as `A.decodeChange` reports it. */
+/**
+ * A plain value put into a root field, as `A.decodeChange` reports it: `pred` names the ops it
+ * overwrites (`"<counter>@<actor hex>"`, none for a new field, several for a conflicted one).
+ */
 export type RootPut =
   | { readonly action: 'set'; readonly obj: '_root'; readonly key: string; readonly value: string | boolean | null; readonly pred: string[] }
   | { readonly action: 'set'; readonly obj: '_root'; readonly key: string; readonly datatype: 'int' | 'uint' | 'float64'; readonly value: number; readonly pred: string[] };
+
+/** The deletion of a root field, as `A.decodeChange` reports it: no value, the ops it deletes in `pred`. */
+export interface RootDelete {
+  readonly action: 'del';
+  readonly obj: '_root';
+  readonly key: string;
+  readonly pred: string[];
+}
 
 /**
  * A change whose stored checksum is not the start of its hash: the bytes were damaged in
@@ -84,11 +110,15 @@ export function verifyChecksum(bytes: Uint8Array, hash: string): void {
 /** Thrown inside the reader for whatever it leaves to Automerge; never escapes `readChange`. */
 const unsupported = new Error('left to Automerge');
 
-/** More ops than this are left to Automerge, so a small run-length encoding cannot make the reader allocate without bound. */
+/** More ops, or predecessors, than this are left to Automerge, so a small run-length encoding cannot make the reader allocate without bound. */
 const MAX_OPS = 1 << 16;
+
+/** Automerge panics on a predecessor's counter from here on. */
+const MAX_COUNTER = 2 ** 32;
 
 const ROOT = '_root';
 const SET = 1;
+const DEL = 3;
 const CHANGE_CHUNK = 1;
 
 /** Column specifications: column id << 4 | column type (the deflate bit, 8, is never set here). */
@@ -102,6 +132,8 @@ const ACTION = 0x42;
 const VAL_META = 0x56;
 const VAL_RAW = 0x57;
 const PRED_NUM = 0x70;
+const PRED_ACTOR = 0x71;
+const PRED_CTR = 0x73;
 
 /** Value metadata type codes (the low four bits; the rest is the length of the raw value). */
 const VALUE_NULL = 0;
@@ -140,8 +172,14 @@ function read(bytes: Uint8Array): ReadChange {
   const time = c.int();
   const messageLength = c.uint();
   const message = messageLength === 0 ? null : text(bytes, c.pos, c.skip(messageLength));
+  // The change's actors as op ids name them: its author, then the other actors.
   const otherActors = c.uint();
-  for (let i = 0; i < otherActors; i++) c.skip(c.uint());
+  if (otherActors > c.end - c.pos) throw unsupported;
+  const actors = [actor];
+  for (let i = 0; i < otherActors; i++) {
+    const length = c.uint();
+    actors.push(hex(bytes, c.pos, c.skip(length)));
+  }
 
   // Column metadata: (specification, length) pairs in ascending order of specification, the
   // columns' data following in the same order. Automerge leaves out empty columns; the reader
@@ -153,11 +191,14 @@ function read(bytes: Uint8Array): ReadChange {
   let metaLength = -1;
   let rawLength = 0;
   let predLength = 0;
+  let predActorLength = -1;
+  let predCtrLength = -1;
   let last = -1;
   for (let i = 0; i < columnCount; i++) {
     const spec = c.uint();
     const length = c.uint();
     if (spec <= last) throw unsupported;
+    const previous = last;
     last = spec;
     switch (spec) {
       case OBJ_ACTOR:
@@ -187,6 +228,16 @@ function read(bytes: Uint8Array): ReadChange {
       case PRED_NUM:
         predLength = length;
         break;
+      case PRED_ACTOR:
+        // Automerge reads the predecessors' actors and counters only as the two columns of the
+        // group the count column opens; it refuses one without the other.
+        if (previous !== PRED_NUM) throw unsupported;
+        predActorLength = length;
+        break;
+      case PRED_CTR:
+        if (previous !== PRED_ACTOR) throw unsupported;
+        predCtrLength = length;
+        break;
       default:
         throw unsupported;
     }
@@ -196,27 +247,84 @@ function read(bytes: Uint8Array): ReadChange {
   const action = c.sub(actionLength);
   const meta = c.sub(Math.max(metaLength, 0));
   const raw = c.sub(rawLength);
-  const pred = c.sub(predLength);
+  const predCount = c.sub(predLength);
+  const predActor = c.sub(Math.max(predActorLength, 0));
+  const predCtr = c.sub(Math.max(predCtrLength, 0));
+  // Automerge refuses a predecessor actor column without its counter column.
+  if (predActorLength >= 0 && predCtrLength < 0) throw unsupported;
   // What follows the columns is the change's extra bytes, where Automerge keeps a change's
   // author (and reports it, with the bytes, from `decodeChange`); Atoll sets no author.
   if (!c.done()) throw unsupported;
 
   // Automerge counts the ops by the action column and reads that many values from every
   // other column, ignoring what is left over; the reader wants every column used up exactly.
-  const count = runOf(action, SET, MAX_OPS);
-  if (runOf(pred, 0, count) !== count || !allFalse(insert, count)) throw unsupported;
+  const actions = rle(action, MAX_OPS, readUint);
+  const count = actions.length;
+  const predCounts = rle(predCount, count, readUint);
+  if (predCounts.length !== count || !allFalse(insert, count)) throw unsupported;
   const names = rle(keys, count, readString);
   const metas = rle(meta, count, readUint);
   if (names.length !== count || metas.length !== count) throw unsupported;
-  const ops: RootPut[] = [];
-  for (let i = 0; i < count; i++) ops.push(put(names[i] as string, metas[i] as number, raw));
+  const preds = predecessors(predCounts, predActor, predCtr, actors);
+  const ops: (RootPut | RootDelete)[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = names[i] as string;
+    const valueMeta = metas[i] as number;
+    const pred = preds[i] as string[];
+    switch (actions[i] as number) {
+      case SET:
+        ops.push(put(key, valueMeta, raw, pred));
+        break;
+      case DEL:
+        // Automerge writes a null value for a delete (and drops any other from what it prints).
+        if (valueMeta !== VALUE_NULL) throw unsupported;
+        ops.push({ action: 'del', obj: ROOT, key, pred });
+        break;
+      default:
+        throw unsupported;
+    }
+  }
   if (!raw.done()) throw unsupported;
 
   return { ops, actor, hash, seq, startOp, time, message, deps };
 }
 
-/** The op putting the next raw value, described by `meta`, into root field `key`. */
-function put(key: string, meta: number, raw: Cursor): RootPut {
+/**
+ * Each op's predecessors as `A.decodeChange` prints them, from their counts (one per op) and
+ * the actor and counter columns: in the order stored, which must be the order Automerge writes
+ * and prints — by counter, then by actor id.
+ */
+function predecessors(counts: readonly number[], actorColumn: Cursor, counterColumn: Cursor, actors: readonly string[]): string[][] {
+  let total = 0;
+  for (const n of counts) total += n;
+  if (total > MAX_OPS) throw unsupported;
+  const indexes = rle(actorColumn, total, readUint);
+  const deltas = rle(counterColumn, total, readInt);
+  if (indexes.length !== total || deltas.length !== total) throw unsupported;
+  const out: string[][] = [];
+  let k = 0;
+  let counter = 0;
+  for (const n of counts) {
+    const pred: string[] = [];
+    let lastCounter = -1;
+    let lastActor = '';
+    for (let j = 0; j < n; j++, k++) {
+      counter += deltas[k] as number;
+      const actor = actors[indexes[k] as number];
+      if (counter < 0 || counter >= MAX_COUNTER || actor === undefined) throw unsupported;
+      // Hex strings compare as the bytes they spell.
+      if (counter < lastCounter || (counter === lastCounter && actor < lastActor)) throw unsupported;
+      lastCounter = counter;
+      lastActor = actor;
+      pred.push(`${counter}@${actor}`);
+    }
+    out.push(pred);
+  }
+  return out;
+}
+
+/** The op putting the next raw value, described by `meta`, into root field `key` over the ops `pred`. */
+function put(key: string, meta: number, raw: Cursor, pred: string[]): RootPut {
   const type = meta % 16;
   const length = (meta - type) / 16;
   switch (type) {
@@ -224,22 +332,22 @@ function put(key: string, meta: number, raw: Cursor): RootPut {
     case VALUE_FALSE:
     case VALUE_TRUE:
       if (length !== 0) throw unsupported;
-      return { action: 'set', obj: ROOT, key, value: type === VALUE_NULL ? null : type === VALUE_TRUE, pred: [] };
+      return { action: 'set', obj: ROOT, key, value: type === VALUE_NULL ? null : type === VALUE_TRUE, pred };
     case VALUE_UINT:
     case VALUE_INT: {
       // A LEB128 number filling exactly the value's length.
       const field = raw.sub(length);
       const value = type === VALUE_UINT ? field.uint() : field.int();
       if (!field.done()) throw unsupported;
-      return { action: 'set', obj: ROOT, key, datatype: type === VALUE_UINT ? 'uint' : 'int', value, pred: [] };
+      return { action: 'set', obj: ROOT, key, datatype: type === VALUE_UINT ? 'uint' : 'int', value, pred };
     }
     case VALUE_FLOAT: {
       if (length !== 8) throw unsupported;
       for (let i = 0; i < 8; i++) float64Bytes[i] = raw.byte();
-      return { action: 'set', obj: ROOT, key, datatype: 'float64', value: float64View.getFloat64(0, true), pred: [] };
+      return { action: 'set', obj: ROOT, key, datatype: 'float64', value: float64View.getFloat64(0, true), pred };
     }
     case VALUE_STRING:
-      return { action: 'set', obj: ROOT, key, value: text(raw.buf, raw.pos, raw.skip(length)), pred: [] };
+      return { action: 'set', obj: ROOT, key, value: text(raw.buf, raw.pos, raw.skip(length)), pred };
     default:
       // Bytes, counters, timestamps and types this reader does not know.
       throw unsupported;
@@ -341,6 +449,10 @@ function readUint(c: Cursor): number {
   return c.uint();
 }
 
+function readInt(c: Cursor): number {
+  return c.int();
+}
+
 function readString(c: Cursor): string {
   const length = c.uint();
   return text(c.buf, c.pos, c.skip(length));
@@ -348,8 +460,8 @@ function readString(c: Cursor): string {
 
 /**
  * A run-length encoded column (signed count, then: count > 0 a value repeated count times,
- * count < 0 that many literal values, count 0 a run of nulls) of exactly `count` values, none
- * null (no op the reader takes has a null there).
+ * count < 0 that many literal values, count 0 a run of nulls) of at most `count` values (the
+ * caller checks how many), none null (no op the reader takes has a null there).
  */
 function rle<T>(c: Cursor, count: number, value: (c: Cursor) => T): T[] {
   const out: T[] = [];
@@ -364,19 +476,6 @@ function rle<T>(c: Cursor, count: number, value: (c: Cursor) => T): T[] {
     }
   }
   return out;
-}
-
-/** How many values a run-length encoded integer column holds, each of which must be `expected` (at most `limit`). */
-function runOf(c: Cursor, expected: number, limit: number): number {
-  let total = 0;
-  while (!c.done()) {
-    const n = c.int();
-    if (n === 0 || Math.abs(n) > limit - total) throw unsupported;
-    const values = n > 0 ? 1 : -n;
-    for (let i = 0; i < values; i++) if (c.uint() !== expected) throw unsupported;
-    total += Math.abs(n);
-  }
-  return total;
 }
 
 /**

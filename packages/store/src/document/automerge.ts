@@ -465,8 +465,8 @@ export interface ChangeMeta {
 /**
  * Decodes a change's hash and dependencies; throws on bytes that are not an Automerge change,
  * and on a change whose checksum does not match its contents. The change reader handles the
- * changes a fresh peer receives most (a document's creation with plain root fields) without
- * Automerge; Automerge decodes the rest.
+ * changes peers exchange most (plain root fields put or deleted: a flat document's creation,
+ * update or deletion) without Automerge; Automerge decodes the rest.
  */
 export function decodeChangeMeta(change: Uint8Array): ChangeMeta {
   let decoded: ReadChange | A.DecodedChange | undefined = readChange(change);

@@ -1,5 +1,29 @@
 import { ValidationError } from '@atoll/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
+import {
+  ACTION,
+  ACTION_DEL,
+  ACTION_SET,
+  CHANGE_CHUNK,
+  INSERT,
+  KEY_ACTOR,
+  KEY_CTR,
+  KEY_STR,
+  OBJ_ACTOR,
+  OBJ_CTR,
+  PRED_ACTOR,
+  PRED_CTR,
+  PRED_NUM,
+  VAL_META,
+  VAL_RAW,
+  VALUE_FALSE,
+  VALUE_FLOAT,
+  VALUE_INT,
+  VALUE_NULL,
+  VALUE_STRING,
+  VALUE_TRUE,
+  VALUE_UINT,
+} from './change-format.js';
 
 /**
  * A reader of Automerge change chunks for the shapes a peer receives by the thousand: a change
@@ -117,33 +141,6 @@ const MAX_OPS = 1 << 16;
 const MAX_COUNTER = 2 ** 32;
 
 const ROOT = '_root';
-const SET = 1;
-const DEL = 3;
-const CHANGE_CHUNK = 1;
-
-/** Column specifications: column id << 4 | column type (the deflate bit, 8, is never set here). */
-const OBJ_ACTOR = 0x01;
-const OBJ_CTR = 0x02;
-const KEY_ACTOR = 0x11;
-const KEY_CTR = 0x13;
-const KEY_STR = 0x15;
-const INSERT = 0x34;
-const ACTION = 0x42;
-const VAL_META = 0x56;
-const VAL_RAW = 0x57;
-const PRED_NUM = 0x70;
-const PRED_ACTOR = 0x71;
-const PRED_CTR = 0x73;
-
-/** Value metadata type codes (the low four bits; the rest is the length of the raw value). */
-const VALUE_NULL = 0;
-const VALUE_FALSE = 1;
-const VALUE_TRUE = 2;
-const VALUE_UINT = 3;
-const VALUE_INT = 4;
-const VALUE_FLOAT = 5;
-const VALUE_STRING = 6;
-
 function read(bytes: Uint8Array): ReadChange {
   if (bytes.length < 10 || bytes[0] !== 0x85 || bytes[1] !== 0x6f || bytes[2] !== 0x4a || bytes[3] !== 0x83) throw unsupported;
   // A compressed change (type 2) is deflated; Automerge inflates it.
@@ -272,10 +269,10 @@ function read(bytes: Uint8Array): ReadChange {
     const valueMeta = metas[i] as number;
     const pred = preds[i] as string[];
     switch (actions[i] as number) {
-      case SET:
+      case ACTION_SET:
         ops.push(put(key, valueMeta, raw, pred));
         break;
-      case DEL:
+      case ACTION_DEL:
         // Automerge writes a null value for a delete (and drops any other from what it prints).
         if (valueMeta !== VALUE_NULL) throw unsupported;
         ops.push({ action: 'del', obj: ROOT, key, pred });

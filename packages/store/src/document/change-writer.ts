@@ -1,4 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ACTION, ACTION_DEL, ACTION_SET, CHANGE_CHUNK, INSERT, KEY_STR, PRED_ACTOR, PRED_CTR, PRED_NUM, VAL_META, VAL_RAW, VALUE_FALSE, VALUE_FLOAT, VALUE_INT, VALUE_NULL, VALUE_STRING, VALUE_TRUE } from './change-format.js';
 
 /**
  * A writer of Automerge change chunks for the shape of most local commits: every operation
@@ -208,32 +209,11 @@ export function writeChange(change: ChangeToWrite): WrittenChange {
   return { bytes, hash: lastHash };
 }
 
-const CHANGE_CHUNK = 1;
 /** Room before the body for the chunk header: 9 bytes and the body length (below 2^35). */
 const HEADER_ROOM = 14;
 /** Automerge refuses a change whose counters reach 2^32 ("counter too large"). */
 const MAX_COUNTER = 2 ** 32 - 1;
 
-/** Column specifications: column id << 4 | column type. */
-const KEY_STR = 0x15;
-const INSERT = 0x34;
-const ACTION = 0x42;
-const VAL_META = 0x56;
-const VAL_RAW = 0x57;
-const PRED_NUM = 0x70;
-const PRED_ACTOR = 0x71;
-const PRED_CTR = 0x73;
-
-const ACTION_SET = 1;
-const ACTION_DEL = 3;
-
-/** Value metadata type codes (the low four bits; the rest is the raw value's length). */
-const VALUE_NULL = 0;
-const VALUE_FALSE = 1;
-const VALUE_TRUE = 2;
-const VALUE_INT = 4;
-const VALUE_FLOAT = 5;
-const VALUE_STRING = 6;
 
 // --- Per-call state, reused: the writer is on the hot path of every local commit -------------
 // Arrays are written by index up to a count kept aside: setting an array's length costs more

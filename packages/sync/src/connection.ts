@@ -34,7 +34,7 @@ import {
 import { InvalidChangesetError, type Doc, type LogEntry } from '@atoll/store';
 import type { ReceivedDelivery, SyncState } from './atomicity.js';
 import type { PeerInternals } from './peer.js';
-import { newlySelected, selects, selectsValue, subscriptionsKey } from './subscriptions.js';
+import { newlySelected, selects, selectsValue, subscriptionsKey, widenedByFilter } from './subscriptions.js';
 import type { CloseInfo, Transport } from './transport/transport.js';
 
 /** What a connection knows of the peer at its other end, once the handshake is done. */
@@ -66,10 +66,20 @@ interface Cursor {
 
 interface Backfill {
   readonly keys: Set<DocKey>;
+  /**
+   * Collections where the remote's new subscriptions may select documents that match them no
+   * longer (a widening to a filter): a document the remote selected at any point of this
+   * peer's history there is shipped too, so that the remote gets the change that took it out —
+   * it may hold a stale copy from a peer that stopped following it. `null` for any collection.
+   */
+  readonly widened: ReadonlySet<string> | null;
   readonly upTo: number;
   readonly subscribes: number;
   next: number;
 }
+
+/** A back-fill of given documents only. */
+const NONE: ReadonlySet<string> = new Set();
 
 /** Bounds on work waiting to be applied per connection (far above any honest sender's window). */
 const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
@@ -390,8 +400,9 @@ export class Connection {
       return;
     }
     const keys = newlySelected(this.#peer.store, previous, subs);
-    if (keys.size === 0) this.#subscribesCovered = this.#subscribesReceived;
-    else this.#backfills.push({ keys, upTo: this.#peer.store.position, subscribes: this.#subscribesReceived, next: 1 });
+    const widened = widenedByFilter(previous, subs);
+    if (keys.size === 0 && widened?.size === 0) this.#subscribesCovered = this.#subscribesReceived;
+    else this.#backfills.push({ keys, widened, upTo: this.#peer.store.position, subscribes: this.#subscribesReceived, next: 1 });
     void this.#pump();
   }
 
@@ -617,7 +628,7 @@ export class Connection {
           for (const entry of entries) {
             if (entry.pos > job.upTo || !this.#windowOpen()) break;
             job.next = entry.pos + 1;
-            if (!entry.parts.some((p) => job.keys.has(p.key))) continue;
+            if (!entry.parts.some((p) => job.keys.has(p.key)) && !(await this.#selectedOnce(entry, job))) continue;
             const shipment = await this.#deliveryFor(entry, 'backfill');
             if (!shipment) continue;
             const { delivery } = shipment;
@@ -705,9 +716,25 @@ export class Connection {
       if (before !== undefined && !selectsValue(this.#remoteSubs, parseDocKey(part.key).collection, before)) keys.add(part.key);
     }
     if (keys.size > 0 && entry.pos > 1) {
-      this.#backfills.push({ keys, upTo: entry.pos - 1, subscribes: this.#subscribesCovered, next: 1 });
+      this.#backfills.push({ keys, widened: NONE, upTo: entry.pos - 1, subscribes: this.#subscribesCovered, next: 1 });
       this.#pumpAgain = true;
     }
+  }
+
+  /**
+   * Whether a back-fill must ship an entry that touches none of the documents the remote's new
+   * subscriptions select now: one of its documents, in a collection the widening covers, is not
+   * selected now but was selected right before or right after this transaction.
+   */
+  async #selectedOnce(entry: LogEntry, job: Backfill): Promise<boolean> {
+    if (job.widened?.size === 0 || !this.#filtered) return false;
+    const store = this.#peer.store;
+    for (const part of entry.parts) {
+      if (job.widened !== null && !job.widened.has(parseDocKey(part.key).collection)) continue;
+      if (!this.#policy.canRead(part.key) || selects(this.#remoteSubs, store, part.key)) continue;
+      if (await this.#selectedAround(entry, part.key)) return true;
+    }
+    return false;
   }
 
   /**

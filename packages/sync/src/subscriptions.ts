@@ -45,6 +45,22 @@ export function newlySelected(store: Store, previous: readonly Subscription[], n
   return out;
 }
 
+/**
+ * The collections where `next` has a filtered subscription that `previous` lacks (`null`: every
+ * collection): where a document may have matched the new filter at some point of history though
+ * it matches no longer.
+ */
+export function widenedByFilter(previous: readonly Subscription[], next: readonly Subscription[]): Set<string> | null {
+  const before = new Set(previous.map((s) => subscriptionsKey([s])));
+  const out = new Set<string>();
+  for (const sub of next) {
+    if (sub.where === undefined || before.has(subscriptionsKey([sub]))) continue;
+    if (sub.collection === ALL_COLLECTIONS) return null;
+    out.add(sub.collection);
+  }
+  return out;
+}
+
 /** A stable text form of a subscription set, to tell whether it changed. */
 export function subscriptionsKey(subs: readonly Subscription[]): string {
   return JSON.stringify([...subs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));

@@ -15,10 +15,10 @@ async function holds(scenario: Scenario, expect: Expectations): Promise<void> {
 }
 
 /**
- * A peer that narrowed its subscription can still back-fill its stale copy of a document to a
- * peer that widens (an open bug: docs/testing.md, "Open bugs", and test/open-bugs.test.ts). The
- * partial-subscription properties leave the `resubscribe` fault out until it is fixed; widening
- * itself is covered by packages/sync's tests and found-bugs G.
+ * With the `resubscribe` fault, the partial-subscription properties find an open bug (crashes and
+ * a re-subscription on a chain leave a peer without writes it selects: docs/testing.md, "Open
+ * bugs", and test/open-bugs.test.ts), so they leave it out until it is fixed; widening itself is
+ * covered by packages/sync's tests and found-bugs G and H.
  */
 const FAULTS_WITHOUT_WIDENING = ['drop', 'partition', 'crash'] as const;
 

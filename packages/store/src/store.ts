@@ -14,7 +14,7 @@ import {
   type Query,
   type TxId,
 } from '@atoll/protocol';
-import { AutomergeDoc, decodeChangeMeta, valueAfterRootOps, type ChangeMeta } from './document/automerge.js';
+import { AutomergeDoc, decodeChangeMeta, sameSet, valueAfterRootOps, type ChangeMeta } from './document/automerge.js';
 import { makeDoc, valueOf, type Doc } from './document/json.js';
 import { CommitFailedError, InvalidChangesetError, StoreClosedError, StoreError, TransactionDeadlockError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -1539,11 +1539,6 @@ function splitChanges(bytes: Uint8Array): Uint8Array[] | undefined {
     at = end;
   }
   return out;
-}
-
-/** Whether two lists of hashes (heads, dependencies) hold the same hashes. */
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 /** Whether a change chunk's checksum (the first 4 bytes of its hash) matches `hash` (hex). */

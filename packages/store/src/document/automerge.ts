@@ -552,10 +552,9 @@ function rootValue(root: Record<string, JsonValue>): JsonObject | undefined {
   return value;
 }
 
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (const x of a) if (!b.includes(x)) return false;
-  return true;
+/** Whether two lists of distinct hashes or operation ids hold the same elements, in any order. */
+export function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 /** Orders strings as Automerge orders map keys: by Unicode code point (UTF-8 byte order). */

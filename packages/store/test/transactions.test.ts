@@ -227,6 +227,23 @@ describe('each operation is atomic', () => {
     });
     expect(store.position).toBe(0);
   });
+
+  it('stores -0 as 0, the way Automerge stores it, on the writer and after a reload', async () => {
+    store = await openTestStore();
+    await store.transaction(async (tx) => {
+      await tx.insert('c', { _id: 'a', n: -0, list: [-0], inner: { m: -0 } });
+      await tx.update('c', 'a', (d) => {
+        d['o'] = -0;
+      });
+    });
+    const doc = (await store.get('c', 'a')) as Doc;
+    for (const v of [doc['n'], (doc['list'] as number[])[0], (doc['inner'] as { m: number }).m, doc['o']]) expect(Object.is(v, 0)).toBe(true);
+    const reader = await openTestStore();
+    const log = await store.readLog(0);
+    await reader.applyChangesets(await Promise.all(log.map((entry) => store.changesetFor(entry))));
+    expect(await reader.get('c', 'a')).toEqual(doc);
+    await reader.close();
+  });
 });
 
 describe('nested transactions', () => {

@@ -39,7 +39,7 @@ export interface NormalizedValue {
 
 /**
  * Checks that `input` is storable and returns a normalized copy: plain objects, arrays,
- * strings, finite numbers, booleans and null; `undefined` object fields dropped (as JSON does);
+ * strings, finite numbers (-0 becomes 0, as Automerge stores it), booleans and null; `undefined` object fields dropped (as JSON does);
  * `Counter`s turned into numbers with their paths recorded. `_id` is stripped (the key holds it).
  */
 export function normalizeDocument(input: unknown, what: string): NormalizedValue {
@@ -63,7 +63,8 @@ function normalizeValue(v: unknown, path: (string | number)[], counters: FieldPa
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new InvalidDocumentError(`numbers must be finite, got ${v}`, path.join('.'));
-    return v;
+    // Automerge stores -0 as the integer 0, so the store keeps 0 too: every peer reads what was stored.
+    return v === 0 ? 0 : v;
   }
   if (v instanceof Counter) {
     counters.push([...path]);

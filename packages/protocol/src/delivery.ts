@@ -16,6 +16,8 @@ export interface BuildDeliveryOptions {
   readonly via: DeliveryVia;
   /** The entry's position in the sender's log. */
   readonly pos: number;
+  /** How far the sender's log is durable, when that is below `pos` (see `DeliverySchema`). */
+  readonly durable?: number;
   /**
    * The decision for each key of the manifest; `held` says whether the sender holds its part.
    * For a part it does not hold the sender has no document to match a filter against: answer
@@ -64,7 +66,9 @@ export function buildDelivery(
   }
   const tx: ChangesetHeader = { id: changeset.id, origin: changeset.origin, seq: changeset.seq, time: changeset.time };
   if (changeset.hint !== undefined) tx.hint = changeset.hint;
-  return { type: 'delivery', via: options.via, pos: options.pos, tx, manifest, redacted, parts, omitted };
+  const msg: DeliveryMessage = { type: 'delivery', via: options.via, pos: options.pos, tx, manifest, redacted, parts, omitted };
+  if (options.durable !== undefined && options.durable < options.pos) msg.durable = options.durable;
+  return msg;
 }
 
 /** How much of its transaction a delivery carries, from the receiver's point of view. */

@@ -8,14 +8,15 @@ import { ProtocolError } from './protocol-error.js';
  *
  * History (one line per version):
  * - 1: hello/welcome, subscribe, sync, caught-up, delivery (manifest, redacted, omitted), ack, want, unavailable, error, ping/pong.
+ * - 2: `delivery.durable`: a sender may ship an entry before it is durable, saying how far its log is.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Every version this build can speak, newest first. When a version is retired it leaves this
  * list; a peer offering only retired versions gets an `error` of kind `version`.
  */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = Object.freeze([PROTOCOL_VERSION]);
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = Object.freeze([PROTOCOL_VERSION, 1]);
 
 /**
  * Picks the version a connection speaks: the highest one both sides support. Called by the

@@ -87,6 +87,7 @@ const delivery = fc
   .record({
     via: fc.oneof({ weight: 9, arbitrary: fc.constantFrom('log', 'backfill', 'want') }, { weight: 1, arbitrary: fc.constant('other') }),
     pos: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 5 }) }, { weight: 1, arbitrary: fc.oneof(fc.integer({ min: -1, max: 0 }), fc.double()) }),
+    durable: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 3, arbitrary: fc.integer({ min: 0, max: 6 }) }, { weight: 1, arbitrary: fc.oneof(fc.integer({ min: -1, max: 0 }), fc.double()) }),
     tx: fc.oneof({ weight: 9, arbitrary: valid }, { weight: 1, arbitrary: changeset }),
     manifest: fc.uniqueArray(pooledKey, { maxLength: 4 }),
     extraKeys: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(pooledKey, { maxLength: 2 }) }),
@@ -95,12 +96,13 @@ const delivery = fc
     reason: fc.oneof({ weight: 9, arbitrary: fc.constantFrom('not-subscribed', 'not-held', 'too-large') }, { weight: 1, arbitrary: fc.constant('nope') }),
     changes: fc.array(fc.uint8Array({ maxLength: 3 }), { minLength: 1, maxLength: 2 }),
   })
-  .map(({ via, pos, tx, manifest, extraKeys, redacted, split, reason, changes }) => {
+  .map(({ via, pos, durable, tx, manifest, extraKeys, redacted, split, reason, changes }) => {
     const keys = [...manifest, ...extraKeys];
     return {
       type: 'delivery',
       via,
       pos,
+      ...(durable === undefined ? {} : { durable }),
       tx: { id: tx.id, origin: tx.origin, seq: tx.seq, time: tx.time, ...(tx.hint === undefined ? {} : { hint: tx.hint }) },
       manifest,
       redacted,
@@ -108,7 +110,7 @@ const delivery = fc
       omitted: keys.filter((_, i) => !split[i % 4]).map((key) => ({ key, reason })),
     };
   });
-const mangledDelivery = fc.tuple(delivery, fc.constantFrom('type', 'via', 'pos', 'tx', 'manifest', 'redacted', 'parts', 'omitted'), fc.anything()).map(([d, field, value]) => ({ ...d, [field]: value }));
+const mangledDelivery = fc.tuple(delivery, fc.constantFrom('type', 'via', 'pos', 'durable', 'tx', 'manifest', 'redacted', 'parts', 'omitted'), fc.anything()).map(([d, field, value]) => ({ ...d, [field]: value }));
 
 describe('plainDelivery', () => {
   it('plainDelivery agrees with DeliverySchema: it accepts only what the schema accepts, with the same data (property)', () => {

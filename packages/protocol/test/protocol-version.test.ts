@@ -26,6 +26,7 @@ import {
  */
 const SCHEMA_HASHES: Readonly<Record<number, string>> = {
   1: 'ea80a5fc091cafb8e6d5ebe898b526aa4f24b7a0f3b9ab01e8baed40868857ab',
+  2: '2fb8ef43a04f87cdec90155ce16ccec4e7939bf9028c004f2b4502785606ad5a',
 };
 
 /** JSON with sorted keys (and sorted `required` lists, whose order means nothing), so the hash depends on content only. */

@@ -101,6 +101,8 @@ export class SqliteStorageAdapter implements StorageAdapter {
   readonly path: string;
   /** The durability this adapter was opened with. */
   readonly durability: SqliteDurability;
+  /** better-sqlite3 writes (and fsyncs) on the calling thread. See `StorageAdapter.blocksEventLoop`. */
+  readonly blocksEventLoop = true;
   #conn: Connection | undefined;
 
   private constructor(path: string, durability: SqliteDurability, conn: Connection) {

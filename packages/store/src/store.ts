@@ -158,6 +158,8 @@ const COMPACT_AFTER_CHUNKS = 64;
 const MAX_GROUP_COMMITS = 1_000;
 /** How long a store instance keeps the shared writer lock through a burst of writes before it lets the others in. */
 const SHARED_LOCK_TURN_MS = 50;
+/** Node's `setImmediate`: a turn of the event loop (I/O included) before a write that may block it. */
+const yieldToIo = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
 const DEFAULTS = { first: 10_000, every: 5_000, watchdog: 10_000, cache: 1_000 };
 
 /**
@@ -187,6 +189,10 @@ export class Store {
   readonly #live = new Map<string, Set<LiveQuery>>();
   readonly #liveClosers = new Set<() => void>();
   readonly #commitListeners = new Set<(event: CommitEvent) => void>();
+  readonly #queuedListeners = new Set<(event: CommitEvent) => void>();
+  readonly #writeFailedListeners = new Set<(durable: number) => void>();
+  /** The last position announced to `onQueued` listeners (it may be ahead of `#head`). */
+  #announced = 0;
   readonly #held = new Map<TxId, HeldChangeset>();
   readonly #active = new Set<Promise<unknown>>();
   readonly #logId: string;
@@ -469,6 +475,37 @@ export class Store {
   }
 
   /**
+   * Calls `listener` with a remote apply's commit event as soon as it is queued for storage —
+   * before it is durable, before live queries and `onCommit` see it — provided every commit
+   * queued before it is a remote apply too (a local commit is only shipped once durable: its
+   * caller may yet see it fail). The hook a relay forwards from without waiting for its own
+   * write; whoever uses it must handle `onWriteFailed`, after which every position past the
+   * durable one is void and will be reused. Returns the function that stops it.
+   */
+  onQueued(listener: (event: CommitEvent) => void): () => void {
+    this.#queuedListeners.add(listener);
+    return () => this.#queuedListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when a storage write fails, with the durable position: the queued commits
+   * after it are gone (their callers get `CommitFailedError`) and their positions will be
+   * reused. Returns the function that stops it.
+   */
+  onWriteFailed(listener: (durable: number) => void): () => void {
+    this.#writeFailedListeners.add(listener);
+    return () => this.#writeFailedListeners.delete(listener);
+  }
+
+  /**
+   * The last log position that may be shipped now: the durable `position`, or past it the
+   * queued remote applies announced to `onQueued`.
+   */
+  get shippablePosition(): number {
+    return Math.max(this.#head, this.#announced);
+  }
+
+  /**
    * Applies a changeset from another peer as one local commit: parts the store already has
    * are skipped (by Automerge change hash), parts whose Automerge dependencies are missing
    * are held — persisted, and applied as soon as the dependencies arrive — instead of being
@@ -704,9 +741,20 @@ export class Store {
     return bytes ? decode<T>(bytes) : undefined;
   }
 
-  /** Persists replication state under `name`. */
+  /**
+   * Persists replication state under `name`, once every commit queued before the call is
+   * durable; if one of them fails, so does this (`CommitFailedError`). So a cursor saved here is
+   * never durable ahead of the applies it counts on: a relay's cursor into a peer's log cannot
+   * pass a transaction that the relay forwarded and then lost in a crash.
+   */
   async writeSyncState(name: string, value: unknown): Promise<void> {
     this.#checkOpen();
+    const epoch = this.#epoch;
+    const pending = this.#lastPending();
+    if (pending) {
+      await pending.catch(() => undefined);
+      this.#checkEpoch(epoch, 'writeSyncState');
+    }
     await this.#storage.write({ put: [{ key: keys.sync(name), value: encode(value) }] });
   }
 
@@ -753,6 +801,8 @@ export class Store {
       for (const close of [...this.#liveClosers]) close();
       this.#live.clear();
       this.#commitListeners.clear();
+      this.#queuedListeners.clear();
+      this.#writeFailedListeners.clear();
       for (const am of this.#automerge.values()) am.free();
       this.#automerge.clear();
       await this.#storage.close();
@@ -880,11 +930,25 @@ export class Store {
 
   /** Queues a commit in the open group. */
   #append(commit: PendingCommit, ops: BatchBuilder): void {
+    const announce = this.#queuedListeners.size > 0 && commit.events.length > 0 && this.shippablePosition === this.#tipHead && commit.events.every((e) => e.source === 'remote');
     const group = (this.#open ??= new Group());
     group.ops.merge(ops);
     group.commits.push(commit);
     for (const s of commit.states) this.#tip.set(s);
     for (const [id, entry] of commit.held) this.#heldTip.set(id, entry);
+    if (announce) {
+      this.#announced = commit.head;
+      group.announced = true;
+      for (const event of commit.events) {
+        for (const listener of this.#queuedListeners) {
+          try {
+            listener(event);
+          } catch (err) {
+            this.#logger.error('a queued-commit listener threw; the commit goes on', { error: err });
+          }
+        }
+      }
+    }
   }
 
   /** The last commit still waiting to be durable: the tip's log head and counters are its. */
@@ -926,8 +990,14 @@ export class Store {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
-    // An adapter that throws instead of rejecting fails the group the same way.
-    const write = (async () => this.#storage.write(group.ops.toBatch()))();
+    // An adapter that throws instead of rejecting fails the group the same way. A group whose
+    // entries were announced before durability lets the event loop turn first when the adapter
+    // blocks it (better-sqlite3 writes and fsyncs synchronously): what was just forwarded
+    // leaves the sockets before the write, not after it.
+    const write = (async () => {
+      if (group.announced && this.#storage.blocksEventLoop === true && yieldToIo) await new Promise<void>((resolve) => yieldToIo(resolve));
+      return this.#storage.write(group.ops.toBatch());
+    })();
     write.then(
       () => this.#durable(group),
       (err: unknown) => this.#failed(group, err),
@@ -959,6 +1029,8 @@ export class Store {
   #failed(group: Group, err: unknown): void {
     this.#inFlight = undefined;
     this.#epoch++;
+    const announcedPast = this.#announced > this.#head;
+    this.#announced = this.#head;
     this.#lastFailure = err;
     const later = this.#open;
     this.#open = undefined;
@@ -972,6 +1044,15 @@ export class Store {
     this.#heldTip.clear();
     group.reject(err);
     later?.reject(new CommitFailedError(undefined, err));
+    if (announcedPast) {
+      for (const listener of this.#writeFailedListeners) {
+        try {
+          listener(this.#head);
+        } catch (e) {
+          this.#logger.error('a write-failed listener threw', { error: e });
+        }
+      }
+    }
     this.#maybeReleaseShared();
   }
 
@@ -1380,6 +1461,8 @@ const NO_HELD: ReadonlyMap<TxId, HeldChangeset | null> = new Map();
 class Group {
   readonly ops = new BatchBuilder();
   readonly commits: PendingCommit[] = [];
+  /** Whether `onQueued` listeners were given some of its commits. */
+  announced = false;
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (err: unknown) => void;

@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { PeerId } from '@atoll/protocol';
 import {
   CommitFailedError,
   MemoryStorageAdapter,
@@ -216,6 +217,76 @@ describe('group commit', () => {
     expect((await store.applyChangeset(one!)).status).toBe('applied');
     expect((await store.applyChangeset(two!)).status).toBe('applied');
     expect(await store.get('n', 'x')).toEqual({ _id: 'x', v: 2 });
+  });
+
+  it('writes replication state only after the commits queued before it, and not at all if they fail', async () => {
+    const storage = new ControlledStorage();
+    const store = await open(storage);
+    let release = storage.hold();
+    const a = store.insert('n', { _id: 'a' });
+    await tick();
+    let saved = false;
+    const state = store.writeSyncState('cursor', 1).then(() => (saved = true));
+    await tick();
+    expect(saved).toBe(false);
+    release();
+    await Promise.all([a, state]);
+    expect(await store.readSyncState('cursor')).toBe(1);
+    release = storage.hold();
+    const b = store.insert('n', { _id: 'b' });
+    await tick();
+    const failing = store.writeSyncState('cursor', 2);
+    release(new StorageError('io error'));
+    await expect(b).rejects.toThrow('io error');
+    await expect(failing).rejects.toBeInstanceOf(CommitFailedError);
+    expect(await store.readSyncState('cursor')).toBe(1);
+  });
+
+  const SRC = 'src' as PeerId;
+  it('announces remote applies to onQueued before they are durable, but no local commit and nothing queued after one', async () => {
+    const source = await open(new MemoryStorageAdapter());
+    for (let v = 1; v <= 3; v++) await source.upsert('n', { _id: 'x', v });
+    const [one, two, three] = await Promise.all((await source.readLog(0)).map((e) => source.changesetFor(e)));
+    const storage = new ControlledStorage();
+    const store = await open(storage);
+    const queued: number[] = [];
+    const committed: number[] = [];
+    store.onQueued((e) => queued.push(e.position));
+    store.onCommit((e) => committed.push(e.position));
+    let release = storage.hold();
+    const a = store.applyChangeset(one!, { from: SRC });
+    await tick();
+    // Queued, not durable: announced, and shippable, but not committed.
+    expect(queued).toEqual([1]);
+    expect(committed).toEqual([]);
+    expect(store.position).toBe(0);
+    expect(store.shippablePosition).toBe(1);
+    const local = store.insert('m', { _id: 'y' });
+    await tick();
+    const b = store.applyChangeset(two!, { from: SRC });
+    await tick();
+    // The local commit (2) is not announced, and the remote apply queued after it (3) waits too.
+    expect(queued).toEqual([1]);
+    expect(store.shippablePosition).toBe(1);
+    release();
+    await Promise.all([a, local, b]);
+    expect(committed).toEqual([1, 2, 3]);
+    expect(store.shippablePosition).toBe(3);
+    // A failed write: the listeners learn the durable position, and nothing past it stays shippable.
+    const failed: number[] = [];
+    store.onWriteFailed((durable) => failed.push(durable));
+    release = storage.hold();
+    const c = store.applyChangeset(three!, { from: SRC });
+    await tick();
+    expect(queued).toEqual([1, 4]);
+    expect(store.shippablePosition).toBe(4);
+    release(new StorageError('io error'));
+    await expect(c).rejects.toThrow('io error');
+    expect(failed).toEqual([3]);
+    expect(store.shippablePosition).toBe(3);
+    expect(store.position).toBe(3);
+    // The position is reused by the next commit.
+    expect((await store.applyChangeset(three!, { from: SRC })).position).toBe(4);
   });
 
   it('keeps a grouped write atomic: a later commit survives an earlier one compacting the same document', async () => {

@@ -62,6 +62,13 @@ interface Cursor {
   readonly pos: number;
   /** The subscription set the cursor was reached with: a different set starts over from 0. */
   readonly subs: string;
+  /**
+   * Transactions received from the remote before it had made them durable, and not confirmed
+   * durable since: a remote that crashed may have lost them, and this peer — which never sends
+   * a remote what came from it — ships them back on the next connection, ahead of its own
+   * transactions that depend on them.
+   */
+  readonly unconfirmed?: readonly TxId[];
 }
 
 interface Backfill {
@@ -167,6 +174,22 @@ export class Connection {
   #draining = false;
   #processed = 0;
   #cursorPos = 0;
+  /**
+   * How far the remote's log is known durable (protocol version 2: its deliveries may run
+   * ahead of it). The persisted cursor never passes it: a remote that crashed before its write
+   * could reuse the later positions.
+   */
+  #remoteDurable = 0;
+  /** The negotiated protocol version. */
+  #version = 1;
+  /** `log` deliveries applied before the remote had made them durable, in position order. */
+  #unconfirmed: { readonly pos: number; readonly txId: TxId }[] = [];
+  /** Transactions from the remote that it may have lost (an earlier connection's `unconfirmed`): shipped back to it. */
+  #echo = new Set<TxId>();
+  /** Whether `#echo` was read from the persisted cursor (nothing is shipped before). */
+  #echoKnown = false;
+  /** Set when the cursor in memory must not be saved on close (see `rewound`). */
+  #keepCursor = false;
   /** The subscription set the cursor was reached with, as persisted with it. */
   #cursorSubs = '';
   /** Whether the cursor in memory is ahead of the persisted one. */
@@ -255,6 +278,28 @@ export class Connection {
     if (this.#streaming) void this.#pump();
   }
 
+  /**
+   * Whether this connection ships queued remote applies before they are durable: the remote
+   * speaks protocol version 2 (it caps its cursor at `delivery.durable`), and its subscriptions
+   * have no filter, so what they select does not depend on values not committed yet.
+   */
+  get #shipsEarly(): boolean {
+    return this.#version >= 2 && !this.#filtered;
+  }
+
+  /**
+   * The store failed a write: every position past `durable` is void and will be reused. A
+   * remote that was sent some of them must start over from its cursor (which never passed
+   * `durable`), so the connection closes.
+   */
+  rewound(durable: number): void {
+    if (this.#nextPos - 1 <= durable) return;
+    // Nor is the cursor into the remote's log saved: it may have moved over the remote's echoes
+    // of the lost entries (skipped as coming from here), which this peer no longer holds.
+    this.#keepCursor = true;
+    this.close(1011, 'the entries forwarded to this peer failed to be written');
+  }
+
   /** Asks the remote for parts of a transaction. */
   want(txId: TxId, keys: readonly DocKey[]): void {
     if (this.isOpen && keys.length > 0) this.#send({ type: 'want', txId, keys: [...keys] });
@@ -305,9 +350,13 @@ export class Connection {
         void this.#pump();
         return;
       case 'caught-up':
+        this.#learnDurable(msg.pos);
         this.#enqueue({ kind: 'caught-up', pos: msg.pos, subscribes: msg.subscribes });
         return;
       case 'delivery':
+        this.#learnDurable(msg.durable ?? msg.pos);
+        // The remote still holds it (or holds it again): no need to ship it back.
+        if (msg.durable === undefined && this.#echo.size > 0) this.#echo.delete(msg.tx.id);
         this.#enqueue({ kind: 'delivery', msg, size }, size);
         return;
       case 'ack':
@@ -359,7 +408,7 @@ export class Connection {
     }
     this.#remote = remote;
     this.#opened = true;
-    void version;
+    this.#version = version;
     this.#resolveOpened();
     this.#peer.events.emit('open', { connection: this });
     void this.#startSync().catch((err: unknown) => this.#fail(err));
@@ -377,16 +426,22 @@ export class Connection {
     if (!this.isOpen) return;
     const current = this.#peer.subscriptions();
     const valid = cursor !== undefined && cursor.logId === remote.logId && cursor.subs !== '';
+    if (cursor?.unconfirmed) this.#echo = new Set(cursor.unconfirmed);
+    // Shipping waited for this: what goes back to the remote comes before what was built on it.
+    this.#echoKnown = true;
+    if (this.#streaming) void this.#pump();
     this.#cursorSubs = valid ? cursor.subs : '';
     if (valid && cursor.subs !== subscriptionsKey(current)) {
       this.sendSubscriptions(JSON.parse(cursor.subs) as Subscription[]);
       this.#cursorPos = cursor.pos;
+      this.#remoteDurable = Math.max(this.#remoteDurable, cursor.pos);
       this.#send({ type: 'sync', since: cursor.pos });
       this.sendSubscriptions(current);
       return;
     }
     this.sendSubscriptions(current);
     this.#cursorPos = valid ? cursor.pos : 0;
+    this.#remoteDurable = Math.max(this.#remoteDurable, this.#cursorPos);
     this.#send({ type: 'sync', since: this.#cursorPos });
   }
 
@@ -461,10 +516,21 @@ export class Connection {
     if (this.#streaming && !this.#closed) void this.#pump();
   }
 
-  /** The cursor to persist with an apply that brings it to `pos`. */
+  #learnDurable(pos: number): void {
+    if (pos > this.#remoteDurable) this.#remoteDurable = pos;
+  }
+
+  /**
+   * The cursor to persist with an apply that brings it to `pos`: no further than the remote's
+   * durable log, with the transactions it may yet lose (see `Cursor.unconfirmed`).
+   */
   #cursorState(pos: number): SyncState {
     const remote = this.#remote as RemotePeer;
-    return { name: `cursor/${remote.peerId}`, value: { logId: remote.logId, pos, subs: this.#cursorSubs } satisfies Cursor };
+    const durable = this.#remoteDurable;
+    if (this.#unconfirmed.length > 0 && (this.#unconfirmed[0] as { pos: number }).pos <= durable) this.#unconfirmed = this.#unconfirmed.filter((u) => u.pos > durable);
+    const unconfirmed = [...this.#echo, ...this.#unconfirmed.map((u) => u.txId)];
+    const value: Cursor = { logId: remote.logId, pos: Math.min(pos, durable), subs: this.#cursorSubs, ...(unconfirmed.length > 0 ? { unconfirmed } : {}) };
+    return { name: `cursor/${remote.peerId}`, value };
   }
 
   /**
@@ -481,6 +547,7 @@ export class Connection {
     let pos = this.#cursorPos;
     for (const [index, { msg }] of items.entries()) {
       if (msg.via === 'log') pos = msg.pos;
+      if (msg.via === 'log' && msg.durable !== undefined && msg.pos > this.#remoteDurable) this.#unconfirmed.push({ pos: msg.pos, txId: msg.tx.id });
       statuses.push('empty');
       const forbidden = msg.parts.find((p) => !this.#policy.canWrite(p.key));
       if (forbidden) {
@@ -567,9 +634,11 @@ export class Connection {
   }
 
   async #saveCursor(): Promise<void> {
-    const { name, value } = this.#cursorState(this.#cursorPos);
-    this.#cursorDirty = false;
-    await this.#peer.store.writeSyncState(name, value);
+    const state = this.#cursorState(this.#cursorPos);
+    // Still dirty while the remote's durable log is behind the cursor: its next delivery or
+    // `caught-up` schedules the save again.
+    this.#cursorDirty = (state.value as Cursor).pos !== this.#cursorPos;
+    await this.#peer.store.writeSyncState(state.name, state.value);
   }
 
   /**
@@ -612,6 +681,7 @@ export class Connection {
 
   /** Ships back-fills, then the log from the cursor, while the window allows; then `caught-up`. */
   async #pump(): Promise<void> {
+    if (!this.#echoKnown) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
@@ -644,20 +714,29 @@ export class Connection {
             this.#lastCaughtUp = -1;
           }
         }
-        while (this.#windowOpen() && this.#nextPos <= store.position && !this.#closed) {
-          const entries = this.#recentEntries(this.#nextPos, store.position) ?? (await store.readLog(this.#nextPos - 1, READ_AHEAD));
+        // Past the durable position: the remote applies the store has queued, forwarded while
+        // they are written (see #shipsEarly).
+        const limit = this.#shipsEarly ? store.shippablePosition : store.position;
+        log: while (this.#windowOpen() && this.#nextPos <= limit && !this.#closed) {
+          const entries = this.#recentEntries(this.#nextPos, limit) ?? (this.#nextPos <= store.position ? await store.readLog(this.#nextPos - 1, READ_AHEAD) : []);
           if (entries.length === 0) break;
           for (const entry of entries) {
             if (!this.#windowOpen() || this.#closed) break;
+            // An entry not durable yet ships from its commit event alone (storage has none of it).
+            if (entry.pos > store.position && !(this.#shipsEarly && this.#peer.recent(entry.pos)?.changeset?.parts.length === entry.parts.length)) break log;
             this.#nextPos = entry.pos + 1;
             const shipment = await this.#deliveryFor(entry, 'log');
             if (shipment) this.#sendDelivery(shipment);
+            if (this.#echo.size > 0) this.#echo.delete(entry.id);
             if (this.#filtered) await this.#backfillStartingToMatch(entry);
           }
         }
+        // A `caught-up` only ever names a durable position (it moves the remote's persisted cursor).
         const pos = this.#nextPos - 1;
-        if (!this.#closed && this.#nextPos > store.position && this.#backfills.length === 0 && this.#caughtUpDue(pos)) {
+        if (!this.#closed && pos === store.position && this.#backfills.length === 0 && this.#caughtUpDue(pos)) {
           this.#lastCaughtUp = pos;
+          // Whatever was to be shipped back is shipped, or lies before the remote's cursor (it was durable there).
+          this.#echo.clear();
           this.#send({ type: 'caught-up', pos, subscribes: this.#subscribesCovered });
         }
       } while (this.#pumpAgain && !this.#closed);
@@ -697,17 +776,17 @@ export class Connection {
     return out.length > 0 ? out : undefined;
   }
 
+  /** Whether any of the remote's subscriptions has a filter (the cases that need history). */
+  get #filtered(): boolean {
+    return this.#remoteSubs.some((s) => s.where !== undefined);
+  }
+
   /**
    * A commit that makes a document start to match the remote's subscriptions (its value before
    * did not match) means the remote lacks the document's earlier history — including changes
    * made here while it did not match. Back-fill that history, even when the commit itself came
    * from the remote. Needs the value before the commit, which the recent-commit cache holds.
    */
-  /** Whether any of the remote's subscriptions has a filter (the cases that need history). */
-  get #filtered(): boolean {
-    return this.#remoteSubs.some((s) => s.where !== undefined);
-  }
-
   async #backfillStartingToMatch(entry: LogEntry): Promise<void> {
     const keys = new Set<DocKey>();
     for (const part of entry.parts) {
@@ -763,7 +842,7 @@ export class Connection {
   /** The delivery of a log entry for this remote, encoded, or undefined when it selects none of it. */
   async #deliveryFor(entry: LogEntry, via: DeliveryVia, wanted?: ReadonlySet<DocKey>): Promise<Shipment | undefined> {
     const remote = this.#remote as RemotePeer;
-    if (via !== 'want' && (entry.origin === remote.peerId || entry.from === remote.peerId)) return undefined;
+    if (via !== 'want' && (entry.origin === remote.peerId || (entry.from === remote.peerId && !this.#echo.has(entry.id)))) return undefined;
     const recent = this.#peer.recent(entry.pos);
     const held = new Set(entry.parts.map((p) => p.key));
     const decisions = new Map<DocKey, ShipDecision>();
@@ -784,14 +863,16 @@ export class Connection {
     if (!shipping) return undefined;
     // Peers with the same decisions get the same bytes (a relay fanning one change out to every
     // subscriber): build and encode them once. A `want` answer depends on what was wanted.
-    const cacheKey = via === 'want' ? undefined : `${via} ${entry.pos} ${remote.maxBytes} ${[...decisions.values()].join(',')}`;
+    const durable = this.#peer.store.position;
+    const early = entry.pos > durable;
+    const cacheKey = via === 'want' ? undefined : `${via} ${entry.pos} ${remote.maxBytes} ${early ? durable : ''} ${[...decisions.values()].join(',')}`;
     const cached = cacheKey === undefined ? undefined : this.#peer.shipments.get(cacheKey);
     if (cached) return cached;
     const changeset =
       recent?.changeset && recent.changeset.parts.length === entry.parts.length
         ? recent.changeset
         : await this.#peer.store.changesetFor(entry, (key) => decisions.get(key) === 'ship');
-    const delivery = buildDelivery({ ...changeset, manifest: [...entry.manifest] }, { via, pos: entry.pos, decide: (key) => decisions.get(key) ?? 'not-subscribed' });
+    const delivery = buildDelivery({ ...changeset, manifest: [...entry.manifest] }, { via, pos: entry.pos, ...(early ? { durable } : {}), decide: (key) => decisions.get(key) ?? 'not-subscribed' });
     const shipment: Shipment = { delivery, bytes: this.#encodeDelivery(delivery) };
     if (cacheKey !== undefined) this.#peer.shipments.set(cacheKey, shipment);
     return shipment;
@@ -871,7 +952,7 @@ export class Connection {
     if (!this.#opened) this.#rejectOpened(new ProtocolError(ErrorKind.Protocol, `connection closed before the handshake completed (${info.code} ${info.reason})`, { fatal: true }));
     // Persist how far we got, once whatever is being applied has finished.
     const remote = this.#remote;
-    const done = remote ? this.#applying.then(() => (this.#cursorDirty ? this.#saveCursor() : undefined)).catch(() => {}) : Promise.resolve();
+    const done = remote ? this.#applying.then(() => (this.#cursorDirty && !this.#keepCursor ? this.#saveCursor() : undefined)).catch(() => {}) : Promise.resolve();
     void done.then(() => {
       this.#peer.events.emit('close', { connection: this, info });
       this.#resolveClosed(info);

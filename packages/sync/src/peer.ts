@@ -120,6 +120,11 @@ export class ShipmentCache {
     return this.#map.get(key);
   }
 
+  clear(): void {
+    this.#map.clear();
+    this.#bytes = 0;
+  }
+
   set(key: string, value: Shipment): void {
     if (value.bytes.byteLength > this.#maxBytes / 4 || this.#map.has(key)) return;
     this.#map.set(key, value);
@@ -205,11 +210,26 @@ export class SyncPeer {
       recent: (pos) => this.#recent.get(pos),
       shipments: new ShipmentCache(256, 8 * 1024 * 1024),
     };
-    this.#stopCommits = this.store.onCommit((event) => {
+    const announced = (event: CommitEvent): void => {
       this.#recent.set(event.position, event);
       if (this.#recent.size > RECENT_COMMITS) this.#recent.delete(this.#recent.keys().next().value as number);
       for (const c of this.#connections) c.wake();
-    });
+    };
+    // Remote applies are forwarded once queued, before they are durable (a relay's fsync is off
+    // the path of what it forwards); if the write fails, what was forwarded past the durable
+    // position is void: forget it, and close the connections it went out on.
+    const stops = [
+      this.store.onCommit(announced),
+      this.store.onQueued(announced),
+      this.store.onWriteFailed((durable) => {
+        for (const pos of [...this.#recent.keys()]) if (pos > durable) this.#recent.delete(pos);
+        this.#internals.shipments.clear();
+        for (const c of this.#connections) c.rewound(durable);
+      }),
+    ];
+    this.#stopCommits = () => {
+      for (const stop of stops) stop();
+    };
   }
 
   /** The open and opening connections. */

@@ -48,6 +48,7 @@ const RULES = [
   'subscribe: subscription ids are unique within subs',
   'delivery: manifest keys are unique; each is in exactly one of parts and omitted, which hold no other keys',
   'delivery: 1 <= manifest.length + redacted <= keysPerTransaction',
+  'delivery: durable, when present, is below pos',
   'want, unavailable: keys are unique',
 ] as const;
 

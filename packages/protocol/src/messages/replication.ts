@@ -133,6 +133,14 @@ export const DeliverySchema = z
     via: z.enum([DeliveryVia.Log, DeliveryVia.Backfill, DeliveryVia.Want]),
     /** The entry's position in the sender's log. */
     pos: PositionSchema.min(1),
+    /**
+     * Set when the entry is not durable on the sender yet (a relay forwards what it received
+     * before its own write is done): the sender's log is durable up to here, below `pos`. Absent,
+     * the log is durable up to `pos`. A receiver never persists a cursor past what it knows is
+     * durable, since a sender that crashes before its write may reuse the later positions.
+     * Sent from protocol version 2 on.
+     */
+    durable: PositionSchema.optional(),
     tx: ChangesetHeaderSchema,
     /** Every document the transaction wrote that the receiver may read. */
     manifest: z.array(DocKeySchema).max(LIMITS.keysPerTransaction),
@@ -143,6 +151,10 @@ export const DeliverySchema = z
   })
   // Rules JSON Schema cannot show: keep RULES in json-schema.ts in step, so the hash covers them.
   .superRefine((msg, ctx) => {
+    if (msg.durable !== undefined && msg.durable >= msg.pos) {
+      ctx.addIssue({ code: 'custom', message: 'durable is below pos (a durable entry leaves it out)', path: ['durable'] });
+      return;
+    }
     const total = msg.manifest.length + msg.redacted;
     if (total === 0) {
       ctx.addIssue({ code: 'custom', message: 'a transaction writes at least one document: manifest and redacted cannot both be empty', path: ['manifest'] });
@@ -242,9 +254,10 @@ const OMITTED_REASONS = new Set<unknown>(Object.values(OmittedReason));
  */
 export function plainDelivery(raw: unknown): DeliveryMessage | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const { type, via, pos, tx, manifest, redacted, parts, omitted } = raw as Record<string, unknown>;
+  const { type, via, pos, durable, tx, manifest, redacted, parts, omitted } = raw as Record<string, unknown>;
   if (type !== 'delivery' || !VIA.has(via)) return undefined;
   if (typeof pos !== 'number' || !Number.isSafeInteger(pos) || pos < 1) return undefined;
+  if (durable !== undefined && (typeof durable !== 'number' || !Number.isSafeInteger(durable) || durable < 0 || durable >= pos)) return undefined;
   const header = plainHeader(tx);
   if (!header) return undefined;
   const max = LIMITS.keysPerTransaction;
@@ -273,5 +286,7 @@ export function plainDelivery(raw: unknown): DeliveryMessage | undefined {
     outOmitted.push({ key, reason: reason as OmittedReason });
   }
   if (open.size > 0) return undefined;
-  return { type, via: via as DeliveryVia, pos, tx: header, manifest: [...(manifest as DocKey[])], redacted, parts: outParts, omitted: outOmitted };
+  const out: DeliveryMessage = { type, via: via as DeliveryVia, pos, tx: header, manifest: [...(manifest as DocKey[])], redacted, parts: outParts, omitted: outOmitted };
+  if (durable !== undefined) out.durable = durable;
+  return out;
 }

@@ -53,6 +53,12 @@ export interface StorageAdapter {
    */
   write(batch: StorageBatch): Promise<void>;
   /**
+   * Set when `write` does its I/O synchronously, blocking the event loop until durable
+   * (better-sqlite3). The store then lets the event loop turn before writing what it has just
+   * forwarded to other peers, so the forwarded messages leave first.
+   */
+  readonly blocksEventLoop?: boolean;
+  /**
    * Releases the backend once the operations in flight have ended. Idempotent; any later call
    * rejects with {@link StorageError}.
    */

@@ -112,6 +112,8 @@ export interface SettleReport {
 
 const FOREVER_MS = 1_000_000_000; // real timers of the sync layer are set beyond any run
 const DEFAULT_LATENCY: Latency = [1, 20];
+/** Full event-loop turns `settle()` lets pass with nothing scheduled before it calls the network quiet. */
+const SETTLE_TURNS = 3;
 
 /**
  * One simulated peer: a real {@link Store} and a real {@link SyncPeer}, living through
@@ -558,7 +560,9 @@ export class Network {
         await this.step();
         steps++;
       }
-      await this.#drain(true);
+      // A few full turns of the event loop: work a turn starts (a store that yields to I/O
+      // before a write, say) may schedule more events only in the next one.
+      for (let turn = 0; turn < SETTLE_TURNS && !this.#scheduler.pending; turn++) await this.#drain(true);
       if (!this.#scheduler.pending) break;
     }
     const problems = this.#unsettled();

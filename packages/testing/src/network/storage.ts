@@ -30,6 +30,10 @@ export class CrashableStorage implements StorageAdapter {
     return this.#dead;
   }
 
+  get blocksEventLoop(): boolean | undefined {
+    return this.#inner.blocksEventLoop;
+  }
+
   /** Kills the handle: pending and later calls never settle. */
   crash(): void {
     this.#dead = true;

@@ -1,5 +1,7 @@
+import { decodeMessage, encodeMessage, type LogId, type Message, type PeerId } from '@atoll/protocol';
 import { MemoryStorageAdapter, StorageError, type StorageBatch } from '@atoll/store';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryTransportPair } from '../src/index.js';
 import { all, closeAll, link, testPeer, until, type TestPeer } from './helpers.js';
 
 afterEach(closeAll);
@@ -109,5 +111,34 @@ describe('forwarding before durability (protocol version 2)', () => {
     // The writer's transaction came back first, so the reader's applied whole: nothing held, nothing torn.
     expect(statuses).toEqual([`${writer.store.peerId}:1 applied`, `${reader.store.peerId}:1 applied`]);
     expect(restarted.store.held()).toEqual([]);
+  });
+
+  it('a peer that speaks only version 1 gets a transaction once the relay has made it durable, without `durable`', async () => {
+    const storage = new GatedStorage();
+    const relay = await testPeer([all()], { storage });
+    const writer = await testPeer([all()]);
+    link(writer, relay);
+    // A hand-driven subscriber offering version 1 only.
+    const [mine, theirs] = createMemoryTransportPair();
+    relay.sync.accept(theirs);
+    const received: Message[] = [];
+    mine.onMessage((bytes) => received.push(decodeMessage(bytes, { maxBytes: 1 << 24 })));
+    const send = (msg: Message): void => mine.send(encodeMessage(msg));
+    send({ type: 'hello', versions: [1], peerId: 'old-peer' as PeerId, role: 'client', logId: 'old-log' as LogId, maxBytes: 1 << 24 });
+    await until(() => received.some((m) => m.type === 'welcome'), 'welcome');
+    expect(received.find((m) => m.type === 'welcome')).toMatchObject({ version: 1 });
+    send({ type: 'subscribe', subs: [all()] });
+    send({ type: 'sync', since: 0 });
+    await until(() => received.some((m) => m.type === 'caught-up'), 'the catch-up');
+    const release = storage.hold();
+    await writer.store.insert('docs', { _id: 'a', v: 1 });
+    await until(() => relay.sync.connections.length === 2 && relay.store.shippablePosition === 1, 'the relay to queue the transaction');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(received.filter((m) => m.type === 'delivery')).toEqual([]);
+    release();
+    await until(() => received.some((m) => m.type === 'delivery'), 'the delivery once durable');
+    const delivery = received.find((m) => m.type === 'delivery');
+    expect(delivery).toMatchObject({ pos: 1 });
+    expect(delivery).not.toHaveProperty('durable');
   });
 });

@@ -30,8 +30,8 @@ export class CrashableStorage implements StorageAdapter {
     return this.#dead;
   }
 
-  get blocksEventLoop(): boolean | undefined {
-    return this.#inner.blocksEventLoop;
+  get blocksEventLoop(): boolean {
+    return this.#inner.blocksEventLoop === true;
   }
 
   /** Kills the handle: pending and later calls never settle. */

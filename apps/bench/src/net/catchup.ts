@@ -14,7 +14,7 @@ import type { Measure, Row, SystemName } from '../catalog.js';
 import { newRow, now, put, quietLogger, selected, sleep, until, type BenchContext } from '../context.js';
 import { ServerProc, type ServerMemory } from '../procs.js';
 import { docName } from '../workloads.js';
-import { AtollClient } from './clients.js';
+import { AtollClient, shutdownRepo } from './clients.js';
 import { CountingProxy } from './proxy.js';
 
 const SYSTEMS: readonly SystemName[] = ['atoll', 'automerge-repo', 'yjs'];
@@ -202,7 +202,7 @@ async function automergeCatchup(ctx: BenchContext, server: ServerProc, proxy: Co
     for (const h of targets) h.change((d) => void (d.title = CHANGED_TITLE));
     // No acknowledgements in automerge-repo's protocol: give the server time to apply them.
     await sleep(1500);
-    await writer.shutdown();
+    await shutdownRepo(writer);
     proxy.reset();
     const byUrl = new Map(handles.map((h) => [h.url, h]));
     const changedHandles = urls.slice(0, changes).map((u) => byUrl.get(u)).filter((h): h is DocHandle<AmDoc> => h !== undefined);
@@ -213,7 +213,7 @@ async function automergeCatchup(ctx: BenchContext, server: ServerProc, proxy: Co
     await until(() => changed() >= changes, 30_000, 2);
     incremental = incrementalOutcome(changes, changed(), now() - t2, proxy);
   }
-  await repo.shutdown();
+  await shutdownRepo(repo);
   return incremental ? { first, incremental, memory } : { first, memory };
 }
 
